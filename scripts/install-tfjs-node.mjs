@@ -209,6 +209,7 @@ function buildBinding() {
       "--module_name=tfjs_binding",
       `--module_path=${modulePath}`,
       `--napi_build_version=${napiVersion}`,
+      "--loglevel=warn",
     ],
     { env, stdio: ["ignore", "ignore", "inherit"] },
   );

@@ -305,9 +305,14 @@ export function createApp(models = new ModelHolder()) {
   });
 
   app.notFound((c) => {
-    const allowed = app.routes
-      .filter((route) => route.method !== "ALL" && route.path === c.req.path)
-      .map((route) => route.method);
+    // A route's middleware and validators are listed as routes too: count each method once.
+    const allowed = [
+      ...new Set(
+        app.routes
+          .filter((route) => route.method !== "ALL" && route.path === c.req.path)
+          .map((r) => r.method),
+      ),
+    ];
     if (allowed.length > 0) {
       c.header("Allow", allowed.join(", "));
       throw new ApiError(

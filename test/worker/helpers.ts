@@ -63,7 +63,8 @@ export async function loadTestImages(count: number): Promise<{ images: Uint8Arra
   };
 }
 
-async function freePort(): Promise<number> {
+/** A port nothing listens on (at the moment of asking). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

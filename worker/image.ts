@@ -115,8 +115,8 @@ function jpegToGray(bytes: Uint8Array): GrayImage {
 
 function pngToGray(bytes: Uint8Array): GrayImage {
   const png = decodePng(bytes);
-  const { width, height, data, depth, palette } = png;
-  const channels = png.channels;
+  const { width, height, data, depth, palette, channels } = png;
+  if (depth === 8 && !palette) return { width, height, gray: eightBitToGray(data, width * height, channels) };
   const maxValue = 2 ** depth - 1;
   // Rows of sub-byte samples are packed and padded to whole bytes.
   const samplesPerRow = width * channels;
@@ -151,6 +151,27 @@ function pngToGray(bytes: Uint8Array): GrayImage {
     }
   }
   return { width, height, gray };
+}
+
+/** The common case (8-bit gray, gray+alpha, RGB, RGBA) in one tight loop per layout. */
+function eightBitToGray(data: ArrayLike<number>, pixels: number, channels: number): Uint8Array {
+  const gray = new Uint8Array(pixels);
+  const d = data as Uint8Array;
+  if (channels === 1) {
+    gray.set(d.subarray(0, pixels));
+  } else if (channels === 2) {
+    for (let i = 0, j = 0; i < pixels; i++, j += 2) {
+      const alpha = (d[j + 1] ?? 255) / 255;
+      gray[i] = Math.round((d[j] ?? 0) * alpha + 255 * (1 - alpha));
+    }
+  } else {
+    for (let i = 0, j = 0; i < pixels; i++, j += channels) {
+      const luma = 0.299 * (d[j] ?? 0) + 0.587 * (d[j + 1] ?? 0) + 0.114 * (d[j + 2] ?? 0);
+      const alpha = channels === 4 ? (d[j + 3] ?? 255) / 255 : 1;
+      gray[i] = Math.round(luma * alpha + 255 * (1 - alpha));
+    }
+  }
+  return gray;
 }
 
 /** Mean of the outermost ring of pixels: the image's background. */

@@ -148,7 +148,13 @@ const healthRoute = createRoute({
     200: {
       description: "The worker answers",
       content: {
-        "application/json": { schema: z.object({ status: z.literal("ok"), modelLoaded: z.boolean() }) },
+        "application/json": {
+          schema: z.object({
+            status: z.literal("ok"),
+            modelLoaded: z.boolean(),
+            wasmHeapBytes: z.number().int().optional().openapi({ description: "onnxruntime's wasm memory" }),
+          }),
+        },
       },
     },
   },
@@ -201,7 +207,12 @@ async function tokensMatch(given: string, expected: string): Promise<boolean> {
 
 const ms = (from: number, to: number) => (to - from).toFixed(2);
 
-export function createApp(models = new ModelHolder()) {
+export interface RuntimeProbes {
+  /** Size of onnxruntime's wasm linear memory, where the runtime can see it. */
+  wasmHeapBytes(): number | undefined;
+}
+
+export function createApp(models = new ModelHolder(), probes?: RuntimeProbes) {
   const app = new OpenAPIHono<{ Bindings: Bindings }>({
     defaultHook: (result) => {
       if (!result.success) throw validationError(result.error);
@@ -234,7 +245,12 @@ export function createApp(models = new ModelHolder()) {
     await next();
   });
 
-  app.openapi(healthRoute, (c) => c.json({ status: "ok" as const, modelLoaded: models.loaded }, 200));
+  app.openapi(healthRoute, (c) =>
+    c.json(
+      { status: "ok" as const, modelLoaded: models.loaded, wasmHeapBytes: probes?.wasmHeapBytes() },
+      200,
+    ),
+  );
 
   app.openapi(pageRoute, (c) => c.html(renderPage(), 200));
 

@@ -78,6 +78,8 @@ export async function freePort(): Promise<number> {
 
 export interface RunningWorker {
   url: string;
+  /** The wrangler process; workerd runs as its descendant. */
+  pid: number;
   /** Everything wrangler and the worker printed, for failure messages. */
   output(): string;
   stop(): Promise<void>;
@@ -137,7 +139,7 @@ export async function startWorkerd(
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return { url, output: () => output, stop };
+  return { url, pid: child.pid ?? -1, output: () => output, stop };
 }
 
 /** A JSON body of pixels in the shape POST /v1/predict takes. */

@@ -66,9 +66,9 @@ test("layer-wise alpha is [1, N, N]; convex init puts alpha_same on the diagonal
   assert.deepEqual(alpha.shape, [1, 3, 3]);
   const values = alpha.arraySync() as number[][][];
   (values[0] as number[][]).forEach((row, i) => {
-    row.forEach((v, j) =>
-      assert.ok(Math.abs(v - (i === j ? 0.7 : 0.15)) < 1e-6, `alpha[0][${i}][${j}] = ${v}`),
-    );
+    row.forEach((v, j) => {
+      assert.ok(Math.abs(v - (i === j ? 0.7 : 0.15)) < 1e-6, `alpha[0][${i}][${j}] = ${v}`);
+    });
   });
   model.dispose();
 });

@@ -9,7 +9,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { alphaSvg, lineChartSvg, type Series, writePng } from "./plot.ts";
-import { checkpointWeightArrays, readJson, writeFileAtomic, writeJsonAtomic } from "./run-folder.ts";
+import {
+  checkpointWeightArrays,
+  latestCheckpointEpoch,
+  readJson,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from "./run-folder.ts";
 import { type AccuracyRow, type EpochMetrics, type RunSummary, summarize } from "./summary.ts";
 import type { TaskSpec } from "./tasks.ts";
 
@@ -57,7 +63,8 @@ function loadRun(dir: string, label: string): LoadedRun {
   if (finished) {
     summary = readJson<RunSummary>(summaryFile);
   } else {
-    const weights = checkpointWeightArrays(dir);
+    const hasCheckpoint = latestCheckpointEpoch(dir) !== null;
+    const weights = config.cross_stitch_enabled && hasCheckpoint ? checkpointWeightArrays(dir) : new Map();
     const alphas = [1, 2, 3]
       .map((u) => weights.get(`cross_stitch_${u}/alpha`))
       .filter((a) => a !== undefined)

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import * as ort from "onnxruntime-node";
 import sharp from "sharp";
-import { loadTestImages, startWorkerd } from "../test/worker/helpers.ts";
+import { loadTestImages } from "../test/worker/helpers.ts";
+import { startWorkerd } from "../worker/local.ts";
 import { GOALS, stageBenchAssets, summarize, toMiB, workerdRssBytes, writeResult } from "./worker-common.ts";
 
 const COLD_RUNS = 3;

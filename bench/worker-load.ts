@@ -6,7 +6,8 @@
 //   tsx bench/worker-load.ts [requests]   (default 3000)
 import { rm } from "node:fs/promises";
 import sharp from "sharp";
-import { loadTestImages, startWorkerd } from "../test/worker/helpers.ts";
+import { loadTestImages } from "../test/worker/helpers.ts";
+import { startWorkerd } from "../worker/local.ts";
 import { stageBenchAssets, summarize, toMiB, workerdRssBytes, writeResult } from "./worker-common.ts";
 
 const REQUESTS = Number(process.argv[2] ?? 3000);

@@ -1,0 +1,233 @@
+// The main job: data -> baseline and cross-stitch runs -> comparison report ->
+// export of the better run -> the worker in workerd answering real test images.
+// Each stage runs as its own process and talks to the next through files, so a
+// re-run skips what is finished and resumes what was interrupted.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import sharp from "sharp";
+import { formatTable, requestPredictions } from "../client/predict.ts";
+import { MANIFEST_FILE, parseManifest } from "../export/manifest.ts";
+import { IMAGE_SIZE, loadFashionMnist } from "../train/data.ts";
+import type { RunSummary } from "../train/summary.ts";
+import { SOURCE_CLASSES } from "../train/tasks.ts";
+import { startWorkerd } from "../worker/local.ts";
+import { stageAssets } from "../worker/stage-assets.ts";
+
+const REPO_ROOT = path.resolve(new URL("..", import.meta.url).pathname);
+
+interface PipelineConfig {
+  quick: boolean;
+  seed: number;
+  data_dir: string | null;
+  runs_dir: string;
+  artifacts: string;
+  samples: number;
+}
+
+/** --quick: a first look in a few minutes; the default reproduces the reference hyperparameters. */
+const QUICK_TRAINING = ["--limit", "12000", "--n_epoch", "3"];
+
+const USAGE = `usage: npm run pipeline -- [--quick] [--seed N] [--data_dir DIR] [--runs_dir DIR] [--artifacts DIR] [--samples N]
+  --quick        train on 12k images for 3 epochs (a few minutes) instead of 60k for 30
+  --seed N       seed of both training runs (1)
+  --data_dir     folder with the Fashion-MNIST IDX files (default: the loader's search order)
+  --runs_dir     where the run folders go (runs/pipeline or runs/pipeline-quick)
+  --artifacts    where the exported graph and manifest go (artifacts)
+  --samples N    test images sent to the local worker at the end (8)`;
+
+class PipelineError extends Error {}
+
+function parseConfig(argv: string[]): PipelineConfig {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        quick: { type: "boolean", default: false },
+        seed: { type: "string", default: "1" },
+        data_dir: { type: "string" },
+        runs_dir: { type: "string" },
+        artifacts: { type: "string", default: "artifacts" },
+        samples: { type: "string", default: "8" },
+        help: { type: "boolean", default: false },
+      },
+    });
+  } catch (error) {
+    throw new PipelineError(`${(error as Error).message}\n${USAGE}`);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const integer = (flag: string, min: number) => {
+    const value = Number(values[flag]);
+    if (!Number.isInteger(value) || value < min) {
+      throw new PipelineError(`--${flag}: expected an integer >= ${min}, got "${values[flag]}"`);
+    }
+    return value;
+  };
+  const quick = values.quick === true;
+  return {
+    quick,
+    seed: integer("seed", 0),
+    data_dir: (values.data_dir as string | undefined) ?? null,
+    runs_dir: (values.runs_dir as string | undefined) ?? (quick ? "runs/pipeline-quick" : "runs/pipeline"),
+    artifacts: values.artifacts as string,
+    samples: integer("samples", 1),
+  };
+}
+
+function heading(step: number, total: number, title: string) {
+  console.log(`\n[${step}/${total}] ${title}`);
+}
+
+/** Runs a stage's own CLI; its progress goes straight to the terminal. */
+function runStage(script: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, script), ...args], {
+      stdio: "inherit",
+    });
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    process.once("SIGINT", forward);
+    process.once("SIGTERM", forward);
+    child.on("exit", (code, signal) => {
+      process.off("SIGINT", forward);
+      process.off("SIGTERM", forward);
+      if (code === 0) resolve();
+      else
+        reject(
+          new PipelineError(`${script} ${signal ? `was stopped by ${signal}` : `exited with code ${code}`}`),
+        );
+    });
+  });
+}
+
+function readSummary(runDir: string): RunSummary | null {
+  const file = path.join(runDir, "summary.json");
+  if (!fs.existsSync(file)) return null;
+  const summary = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<RunSummary>;
+  if (typeof summary.final?.mean !== "number") throw new PipelineError(`${file} has no final mean accuracy`);
+  return summary as RunSummary;
+}
+
+async function train(config: PipelineConfig, runDir: string, crossStitch: boolean): Promise<RunSummary> {
+  const finished = readSummary(runDir);
+  if (finished) {
+    console.log(`finished earlier: ${runDir} (final mean test accuracy ${finished.final.mean.toFixed(4)})`);
+    return finished;
+  }
+  const interrupted = fs.existsSync(path.join(runDir, "checkpoints"));
+  console.log(interrupted ? `resuming ${runDir} from its last checkpoint` : `training into ${runDir}`);
+  await runStage("train/train.ts", [
+    "--out",
+    runDir,
+    "--cross_stitch_enabled",
+    String(crossStitch),
+    "--seed",
+    String(config.seed),
+    ...(config.data_dir ? ["--data_dir", config.data_dir] : []),
+    ...(config.quick ? QUICK_TRAINING : []),
+    ...(interrupted ? ["--resume"] : []),
+  ]);
+  const summary = readSummary(runDir);
+  if (!summary) throw new PipelineError(`${runDir} has no summary.json after training`);
+  return summary;
+}
+
+function exportedFrom(artifacts: string): string | null {
+  const file = path.join(artifacts, MANIFEST_FILE);
+  if (!fs.existsSync(file)) return null;
+  return parseManifest(JSON.parse(fs.readFileSync(file, "utf8"))).source.run;
+}
+
+/** The first `count` test images as PNG files, so they can be sent again with `npm run predict`. */
+async function writeSamples(config: PipelineConfig, dir: string) {
+  const data = await loadFashionMnist(config.data_dir ? { dataDir: config.data_dir } : {});
+  fs.mkdirSync(dir, { recursive: true });
+  const samples = [];
+  for (let i = 0; i < config.samples; i++) {
+    const pixels = data.test.images.subarray(i * IMAGE_SIZE * IMAGE_SIZE, (i + 1) * IMAGE_SIZE * IMAGE_SIZE);
+    const file = path.join(dir, `test-${String(i).padStart(4, "0")}.png`);
+    await sharp(Buffer.from(pixels), { raw: { width: IMAGE_SIZE, height: IMAGE_SIZE, channels: 1 } })
+      .png()
+      .toFile(file);
+    samples.push({ file, label: data.test.labels[i]! });
+  }
+  return samples;
+}
+
+async function main() {
+  const config = parseConfig(process.argv.slice(2));
+  const runsDir = path.resolve(config.runs_dir);
+  const baselineDir = path.join(runsDir, `baseline-s${config.seed}`);
+  const crossStitchDir = path.join(runsDir, `cross-stitch-s${config.seed}`);
+  const comparisonDir = path.join(runsDir, "comparison");
+  const artifacts = path.resolve(config.artifacts);
+  const total = 6;
+  fs.mkdirSync(runsDir, { recursive: true });
+  fs.writeFileSync(path.join(runsDir, "pipeline-config.json"), `${JSON.stringify(config, null, 2)}\n`);
+
+  heading(1, total, "data");
+  const samples = await writeSamples(config, path.join(runsDir, "samples"));
+  console.log(
+    `Fashion-MNIST verified; ${samples.length} test images written to ${path.join(runsDir, "samples")}`,
+  );
+
+  heading(2, total, "train the baseline (no sharing)");
+  const baseline = await train(config, baselineDir, false);
+  heading(3, total, "train the cross-stitch network");
+  const crossStitch = await train(config, crossStitchDir, true);
+
+  heading(4, total, "compare");
+  await runStage("train/report.ts", [
+    "--baseline",
+    baselineDir,
+    "--cross-stitch",
+    crossStitchDir,
+    "--out",
+    comparisonDir,
+  ]);
+
+  const better = crossStitch.final.mean >= baseline.final.mean ? crossStitchDir : baselineDir;
+  heading(5, total, `export ${path.basename(better)} (the better mean test accuracy)`);
+  if (exportedFrom(artifacts) === better) {
+    console.log(`already exported to ${artifacts}`);
+  } else {
+    await runStage("export/cli.ts", ["--run", better, "--out", artifacts]);
+  }
+
+  heading(6, total, "serve locally in workerd and ask it about real test images");
+  const assetsDir = path.join(runsDir, "worker-assets");
+  const manifest = await stageAssets(artifacts, assetsDir);
+  const worker = await startWorkerd(assetsDir);
+  try {
+    console.log(`workerd serves ${manifest.modelId} at ${worker.url}`);
+    const { body } = await requestPredictions(
+      worker.url,
+      await Promise.all(samples.map(async (s) => new Uint8Array(await fs.promises.readFile(s.file)))),
+    );
+    const names = samples.map((s) => `${path.basename(s.file)} (truly ${SOURCE_CLASSES[s.label]})`);
+    console.log(formatTable(names, body.predictions));
+  } finally {
+    await worker.stop();
+  }
+
+  console.log(`
+done. Where everything is:
+  runs           ${baselineDir}
+                 ${crossStitchDir}
+  comparison     ${comparisonDir}
+  artifacts      ${artifacts} (model.int8.onnx served, model.fp32.onnx, manifest.json, export-report.json)
+  test images    ${path.join(runsDir, "samples")}
+serve it yourself: npm run dev   then: npm run predict -- ${path.relative(process.cwd(), samples[0]!.file)}`);
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`pipeline: ${message}`);
+  process.exit(1);
+});

@@ -4,15 +4,10 @@
 import { readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { z } from "zod";
+import { parseTaskFile, TaskFileError, type TaskSpec, validateTask } from "../train/tasks.ts";
 import { type Normalization, normalizationSchema } from "./manifest.ts";
 
 export class ExportError extends Error {}
-
-export interface TaskSpec {
-  readonly name: string;
-  readonly classes: readonly string[];
-  readonly labelMap: readonly number[];
-}
 
 export interface NamedWeight {
   readonly shape: readonly number[];
@@ -30,15 +25,17 @@ export interface RunFolder {
   readonly layerConfigs: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
 }
 
-const tasksSchema = z
-  .array(
-    z.object({
-      name: z.string().regex(/^[a-z][a-z0-9_]*$/),
-      classes: z.array(z.string().min(1)).min(2),
-      labelMap: z.array(z.number().int().nonnegative()).length(10),
-    }),
-  )
-  .min(1);
+/** tasks.json: the task list in tower order, bare or as the train stage's {"tasks": [...]} task file. */
+function parseTasks(value: unknown): TaskSpec[] {
+  try {
+    if (!Array.isArray(value)) return parseTaskFile(value, "tasks.json");
+    if (value.length === 0) throw new ExportError("tasks.json lists no task");
+    return value.map((entry, i) => validateTask(entry, `tasks.json: [${i}]`));
+  } catch (error) {
+    if (error instanceof TaskFileError) throw new ExportError(error.message);
+    throw error;
+  }
+}
 
 const modelJsonSchema = z.object({
   modelTopology: z.object({
@@ -121,7 +118,7 @@ export async function readRunFolder(runDir: string): Promise<RunFolder> {
     await readJson(join(dir, "normalization.json"), "normalization.json"),
     "normalization.json",
   );
-  const tasks = parseWith(tasksSchema, await readJson(join(dir, "tasks.json"), "tasks.json"), "tasks.json");
+  const tasks = parseTasks(await readJson(join(dir, "tasks.json"), "tasks.json"));
   const layerConfigs = new Map(
     modelJson.modelTopology.config.layers.map((l) => [String(l.config.name), l.config] as const),
   );

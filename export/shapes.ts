@@ -28,7 +28,7 @@ function reshape(input: Shape, target: readonly number[]): Shape {
 }
 
 function spatial(node: GraphNode, input: Shape, kernel: readonly number[]): number[] {
-  const pads = ints(node, "pads") ?? kernel.map(() => 0);
+  const pads = ints(node, "pads") ?? [...kernel, ...kernel].map(() => 0);
   const strides = ints(node, "strides") ?? kernel.map(() => 1);
   return kernel.map((k, i) => {
     const size = input[2 + i] as number;

@@ -110,14 +110,15 @@ async function quantizeBest(
     quantizedActivations(graph),
   );
   const selectionImages = normalizeImages(selection.images, run.normalization);
-  const float32 = await graphLogits(encodeOnnx(graph, ""), "native", selectionImages, run);
+  // Judged in the wasm runtime the worker ships: native x86 int8 kernels without VNNI saturate.
+  const float32 = await graphLogits(encodeOnnx(graph, ""), "wasm", selectionImages, run);
   const candidates = [];
   for (const method of CALIBRATION_METHODS) {
     const params = new Map(
       [...histograms].map(([name, h]) => [name, activationParams(calibratedRange(h, method))]),
     );
     const int8Graph = quantizeGraph(graph, params);
-    const int8 = await graphLogits(encodeOnnx(int8Graph, ""), "native", selectionImages, run);
+    const int8 = await graphLogits(encodeOnnx(int8Graph, ""), "wasm", selectionImages, run);
     const comparison = compareAll(run, float32, int8, selection);
     const score = mean(comparison.map((c) => c.agreement));
     options.log(

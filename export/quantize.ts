@@ -62,7 +62,9 @@ export function quantizedActivations(graph: Graph): string[] {
       chosen.add(output);
     }
   }
-  return [...chosen];
+  // Producer order, so a pass-through op's input is resolved before its output.
+  const order = (name: string) => graph.nodes.findIndex((n) => n.outputs.includes(name));
+  return [...chosen].sort((a, b) => order(a) - order(b));
 }
 
 /** Asymmetric int8 parameters covering `range` (always including 0, so zero is exact). */

@@ -18,7 +18,9 @@ export async function tfjsLogits(runDir: string, images: Float32Array): Promise<
       const predicted = model.predict(tf.tensor4d(batch, [size, IMAGE_SIZE, IMAGE_SIZE, 1]));
       return Array.isArray(predicted) ? predicted : [predicted];
     });
-    outputs.forEach((t, i) => parts[i]?.push(t.dataSync() as Float32Array));
+    outputs.forEach((t, i) => {
+      parts[i]?.push(t.dataSync() as Float32Array);
+    });
     tf.dispose(outputs);
   }
   model.dispose();

@@ -62,8 +62,8 @@ export function foldBatchNorm(graph: Graph): Graph {
   const bias = Float32Array.from({ length: channels }, (_, c) => {
     return ((oldBias?.[c] ?? 0) - (mean?.[c] as number)) * (scale[c] as number) + (beta?.[c] as number);
   });
-  const kernelName = `${bn.name}/folded_kernel`;
-  const biasName = `${bn.name}/folded_bias`;
+  const kernelName = `${layer.name}/folded_kernel`;
+  const biasName = `${layer.name}/folded_bias`;
   const initializers = new Map(graph.initializers);
   initializers.set(kernelName, floatTensor(kernel.dims, folded));
   initializers.set(biasName, floatTensor([channels], bias));

@@ -1,0 +1,104 @@
+/**
+ * The network of SPEC.md as a tfjs functional LayersModel, named as docs/run-folder.md fixes:
+ * one tower per task (conv-BN-ReLU-pool twice, dense 1024-BN-ReLU-dropout, logits) and, for
+ * cross-stitch runs, a CrossStitch unit after pool1, pool2 and fc3.
+ */
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { type AlphaInit, type AlphaMode, crossStitch } from "./cross-stitch.ts";
+import * as tf from "./tf.ts";
+
+/** Keras' BatchNormalization defaults, which the reference used. */
+export const BATCH_NORM_EPSILON = 1e-3;
+export const BATCH_NORM_MOMENTUM = 0.99;
+export const IMAGE_SIZE = 28;
+
+export interface ModelConfig {
+  cross_stitch_enabled: boolean;
+  alpha_mode: AlphaMode;
+  alpha_init: AlphaInit;
+  alpha_same: number;
+  keep_prob: number;
+  seed: number;
+}
+
+export interface TowerTask {
+  name: string;
+  classes: string[];
+}
+
+export function buildModel(config: ModelConfig, tasks: readonly TowerTask[]): tf.LayersModel {
+  if (tasks.length < 1) throw new Error("buildModel: at least one task is needed");
+  if (config.cross_stitch_enabled && tasks.length < 2) {
+    throw new Error("buildModel: cross-stitch units need at least two tasks");
+  }
+  let seedCounter = config.seed * 1000;
+  const heNormal = () => tf.initializers.heNormal({ seed: seedCounter++ });
+  const image = tf.input({ shape: [IMAGE_SIZE, IMAGE_SIZE, 1], name: "image", dtype: "float32" });
+
+  const convBlock = (inputs: tf.SymbolicTensor[], stage: number, filters: number) =>
+    tasks.map((task, t) => {
+      const input = inputs[t] as tf.SymbolicTensor;
+      const conv = tf.layers.conv2d({
+        name: `${task.name}_conv${stage}`,
+        filters,
+        kernelSize: 3,
+        strides: 1,
+        padding: "same",
+        useBias: true,
+        kernelInitializer: heNormal(),
+      });
+      const bn = batchNorm(`${task.name}_bn${stage}`);
+      const relu = tf.layers.activation({ activation: "relu", name: `${task.name}_relu${stage}` });
+      const pool = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `${task.name}_pool${stage}` });
+      return pool.apply(relu.apply(bn.apply(conv.apply(input)))) as tf.SymbolicTensor;
+    });
+
+  const stitch = (inputs: tf.SymbolicTensor[], unit: number) =>
+    config.cross_stitch_enabled
+      ? (crossStitch({
+          name: `cross_stitch_${unit}`,
+          alphaMode: config.alpha_mode,
+          alphaInit: config.alpha_init,
+          alphaSame: config.alpha_same,
+        }).apply(inputs) as tf.SymbolicTensor[])
+      : inputs;
+
+  let towers = tasks.map(() => image);
+  towers = stitch(convBlock(towers, 1, 32), 1);
+  towers = stitch(convBlock(towers, 2, 64), 2);
+  towers = tasks.map((task, t) => {
+    const flat = tf.layers.flatten({ name: `${task.name}_flatten` }).apply(towers[t] as tf.SymbolicTensor);
+    const fc = tf.layers.dense({ name: `${task.name}_fc3`, units: 1024, kernelInitializer: heNormal() });
+    const bn = batchNorm(`${task.name}_bn3`);
+    const relu = tf.layers.activation({ activation: "relu", name: `${task.name}_relu3` });
+    const dropout = tf.layers.dropout({ rate: 1 - config.keep_prob, name: `${task.name}_dropout` });
+    return dropout.apply(relu.apply(bn.apply(fc.apply(flat)))) as tf.SymbolicTensor;
+  });
+  towers = stitch(towers, 3);
+  const logits = tasks.map(
+    (task, t) =>
+      tf.layers
+        .dense({ name: `${task.name}_logits`, units: task.classes.length, kernelInitializer: heNormal() })
+        .apply(towers[t] as tf.SymbolicTensor) as tf.SymbolicTensor,
+  );
+  return tf.model({
+    inputs: image,
+    outputs: logits,
+    name: config.cross_stitch_enabled ? "cross_stitch" : "baseline",
+  });
+}
+
+function batchNorm(name: string) {
+  return tf.layers.batchNormalization({
+    name,
+    axis: -1,
+    epsilon: BATCH_NORM_EPSILON,
+    momentum: BATCH_NORM_MOMENTUM,
+  });
+}
+
+/** Loads `<runDir>/model/model.json` with the CrossStitch class registered (importing this module does it). */
+export async function loadRunModel(runDir: string): Promise<tf.LayersModel> {
+  return tf.loadLayersModel(pathToFileURL(join(runDir, "model", "model.json")).href);
+}

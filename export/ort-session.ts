@@ -86,15 +86,15 @@ export async function runAll(
   await runBatches(model, runtime, inputName, images, (batch) => {
     for (const name of outputs) parts.get(name)?.push((batch.get(name) as Float32Array).slice());
   });
-  return new Map(
-    [...parts].map(([name, chunks]) => {
-      const total = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
-      let offset = 0;
-      for (const c of chunks) {
-        total.set(c, offset);
-        offset += c.length;
-      }
-      return [name, total];
-    }),
-  );
+  return new Map([...parts].map(([name, chunks]) => [name, concatenate(chunks)]));
+}
+
+export function concatenate(chunks: readonly Float32Array[]): Float32Array {
+  const total = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const c of chunks) {
+    total.set(c, offset);
+    offset += c.length;
+  }
+  return total;
 }

@@ -4,6 +4,22 @@ import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises
 import { basename, dirname, join, resolve } from "node:path";
 import { ExportError } from "./run-folder.ts";
 
+const REASONS: Readonly<Record<string, string>> = {
+  EEXIST: "a file is in the way",
+  ENOTDIR: "a file is in the way",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  EROFS: "read-only file system",
+  ENOSPC: "no space left",
+};
+
+function cannotWrite(target: string, error: unknown): ExportError {
+  const code = (error as NodeJS.ErrnoException).code ?? "";
+  return new ExportError(
+    `cannot write to output folder ${target}: ${REASONS[code] ?? "error"} (${code || String(error)})`,
+  );
+}
+
 export interface StagedOutput {
   write(file: string, contents: Uint8Array | string): Promise<void>;
   /** Moves every staged file into the output folder. */
@@ -20,9 +36,7 @@ export async function stageOutput(outDir: string): Promise<StagedOutput> {
     await mkdir(dirname(target), { recursive: true });
     stage = await mkdtemp(join(dirname(target), `.${basename(target)}.staging-`));
   } catch (error) {
-    throw new ExportError(
-      `cannot write to output folder ${target}: ${(error as NodeJS.ErrnoException).code ?? error}`,
-    );
+    throw cannotWrite(target, error);
   }
   return {
     write: (file, contents) => writeFile(join(stage, file), contents),
@@ -38,9 +52,7 @@ export async function stageOutput(outDir: string): Promise<StagedOutput> {
         for (const file of await readdir(stage)) await rename(join(stage, file), join(target, file));
         await rm(stage, { recursive: true, force: true });
       } catch (error) {
-        throw new ExportError(
-          `cannot write to output folder ${target}: ${(error as NodeJS.ErrnoException).code ?? error}`,
-        );
+        throw cannotWrite(target, error);
       }
     },
     discard: () => rm(stage, { recursive: true, force: true }),

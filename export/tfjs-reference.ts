@@ -1,14 +1,20 @@
 // The trained tfjs model's logits: the reference every exported graph is held to.
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import * as tf from "@tensorflow/tfjs-node";
+import { loadRunModel } from "../train/model.ts";
+import * as tf from "../train/tf.ts";
 import { IMAGE_SIZE } from "./import-model.ts";
+import { concatenate } from "./ort-session.ts";
+import { ExportError } from "./run-folder.ts";
 
 const BATCH = 500;
 
 /** Per output (task order), count * classes logits for NHWC normalized images. */
 export async function tfjsLogits(runDir: string, images: Float32Array): Promise<Float32Array[]> {
-  const model = await tf.loadLayersModel(pathToFileURL(join(runDir, "model", "model.json")).href);
+  let model: tf.LayersModel;
+  try {
+    model = await loadRunModel(runDir);
+  } catch (error) {
+    throw new ExportError(`tfjs cannot load the trained model: ${(error as Error).message}`);
+  }
   const count = images.length / (IMAGE_SIZE * IMAGE_SIZE);
   const parts: Float32Array[][] = model.outputs.map(() => []);
   for (let start = 0; start < count; start += BATCH) {
@@ -24,9 +30,5 @@ export async function tfjsLogits(runDir: string, images: Float32Array): Promise<
     tf.dispose(outputs);
   }
   model.dispose();
-  return parts.map((chunks) => {
-    const all = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
-    chunks.reduce((offset, c) => (all.set(c, offset), offset + c.length), 0);
-    return all;
-  });
+  return parts.map(concatenate);
 }

@@ -5,6 +5,7 @@ import type { Graph } from "../graph.ts";
 import { crossStitchToElementwise } from "./cross-stitch-to-elementwise.ts";
 import { dropDropout } from "./drop-dropout.ts";
 import { foldBatchNorm } from "./fold-batch-norm.ts";
+import { fuseTowers } from "./fuse-towers.ts";
 
 export type GraphLayout = "per_tower" | "fused";
 
@@ -12,7 +13,7 @@ export type Pass = (graph: Graph) => Graph;
 
 export const PASSES: Readonly<Record<GraphLayout, readonly Pass[]>> = {
   per_tower: [dropDropout, foldBatchNorm, crossStitchToElementwise],
-  fused: [dropDropout, foldBatchNorm, crossStitchToElementwise],
+  fused: [dropDropout, foldBatchNorm, fuseTowers, crossStitchToElementwise],
 };
 
 export function applyPasses(graph: Graph, layout: GraphLayout): Graph {

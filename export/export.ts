@@ -44,6 +44,7 @@ export const CALIBRATION_METHODS: readonly CalibrationMethod[] = [
   { kind: "minmax" },
   { kind: "percentile", percentile: 99.99 },
   { kind: "percentile", percentile: 99.999 },
+  { kind: "entropy" },
 ];
 
 export interface ExportOptions {

@@ -141,7 +141,7 @@ export function fuseTowers(graph: Graph): Graph {
         ? flattens.map((r) => r[0] as GraphNode)
         : undefined;
 
-    if (unit && unit.inputs.slice(0, towers).every((input, i) => input === wide.members[i])) {
+    if (unit?.inputs.slice(0, towers).every((input, i) => input === wide.members[i])) {
       const [, , height, width] = shapes.get(wide.members[0] as string) ?? [];
       const spatial = (height ?? 1) * (width ?? 1);
       const alphaTensor = requireInitializer(graph, unit.inputs[towers]);
@@ -189,7 +189,7 @@ export function fuseTowers(graph: Graph): Graph {
       added.push({ ...first, name: name(first.name), inputs: [wide.tensor], outputs: [name(first.name)] });
       for (const n of nodes) removed.add(n);
       wide = { ...wide, tensor: name(first.name), members: nodes.map((n) => n.outputs[0] as string) };
-    } else if (convs && convs.every((c, i) => c.inputs[0] === wide.members[i])) {
+    } else if (convs?.every((c, i) => c.inputs[0] === wide.members[i])) {
       for (const n of convs) removed.add(n);
       wide = wideConv(convs, wide.tensor, towers);
     } else if (dense && shapes.get(wide.members[0] as string)?.length === 4) {

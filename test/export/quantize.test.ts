@@ -132,3 +132,13 @@ test("the int8 graph stays within its rounding-error budget of the float graph",
   assert.ok(error > 0, "the int8 graph really is quantized");
   assert.ok(error < maxAbs(expected) / 10, `error ${error} is small next to the outputs ${maxAbs(expected)}`);
 });
+
+test("entropy calibration clips a long sparse tail but keeps the bulk", () => {
+  const counts = new Float64Array(2048);
+  // A decaying bulk over the first 400 bins, then a thin tail out to the end.
+  for (let b = 0; b < 400; b++) counts[b] = Math.round(10000 * Math.exp(-b / 80));
+  for (let b = 400; b < 2048; b += 50) counts[b] = 1;
+  const { min, max } = calibratedRange({ min: 0, max: 2048, counts }, { kind: "entropy" });
+  assert.equal(min, 0);
+  assert.ok(max > 255 && max < 1200, `max ${max}`);
+});

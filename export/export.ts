@@ -69,6 +69,13 @@ interface Check {
   readonly passed: boolean;
 }
 
+function failIfAny(checks: readonly Check[]): void {
+  const failed = checks.filter((c) => !c.passed);
+  if (failed.length === 0) return;
+  const lines = failed.map((c) => `  ${c.name}: ${c.value} (limit ${c.limit})`);
+  throw new ExportError(`parity failed, nothing written:\n${lines.join("\n")}`);
+}
+
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
 async function graphLogits(model: Uint8Array, runtime: Runtime, images: Float32Array, run: RunFolder) {
@@ -159,6 +166,33 @@ export async function exportRun(
       : data.test;
     const testImages = normalizeImages(test.images, run.normalization);
 
+    log(`parity on ${test.count} test images: tfjs vs float32 (onnxruntime-node)`);
+    const reference = (await tfjsLogits(run.dir, testImages)).map(
+      (values, i): TaskLogits => ({ classes: run.tasks[i]?.classes.length ?? 0, values }),
+    );
+    const float32 = compareAll(
+      run,
+      reference,
+      await graphLogits(float32Bytes, "native", testImages, run),
+      test,
+    );
+    const float32Checks: Check[] = float32.flatMap((c) => [
+      {
+        name: `${c.task}: float32 max |Δlogit| vs tfjs`,
+        value: c.maxAbsLogitDelta,
+        limit: tolerances.maxLogitDelta,
+        passed: c.maxAbsLogitDelta <= tolerances.maxLogitDelta,
+      },
+      {
+        name: `${c.task}: float32 argmax agreement with tfjs`,
+        value: c.agreement,
+        limit: 1,
+        passed: c.agreement === 1,
+      },
+    ]);
+    // A float graph that does not match the trained model makes quantizing it pointless.
+    failIfAny(float32Checks);
+
     const { best, candidates } = await quantizeBest(
       options,
       run,
@@ -170,36 +204,11 @@ export async function exportRun(
       best.int8Graph,
       `stitch-edge ${options.layout} int8 QDQ graph of run ${run.name}, calibrated with ${describeMethod(best.method)}`,
     );
-
-    log(
-      `parity on ${test.count} test images: tfjs vs float32 (onnxruntime-node) and int8 (onnxruntime-web wasm)`,
-    );
-    const reference = (await tfjsLogits(run.dir, testImages)).map(
-      (values, i): TaskLogits => ({ classes: run.tasks[i]?.classes.length ?? 0, values }),
-    );
-    const float32 = compareAll(
-      run,
-      reference,
-      await graphLogits(float32Bytes, "native", testImages, run),
-      test,
-    );
+    log(`parity on ${test.count} test images: tfjs vs int8 (onnxruntime-web wasm)`);
     const int8 = compareAll(run, reference, await graphLogits(int8Bytes, "wasm", testImages, run), test);
 
     const checks: Check[] = [
-      ...float32.flatMap((c) => [
-        {
-          name: `${c.task}: float32 max |Δlogit| vs tfjs`,
-          value: c.maxAbsLogitDelta,
-          limit: tolerances.maxLogitDelta,
-          passed: c.maxAbsLogitDelta <= tolerances.maxLogitDelta,
-        },
-        {
-          name: `${c.task}: float32 argmax agreement with tfjs`,
-          value: c.agreement,
-          limit: 1,
-          passed: c.agreement === 1,
-        },
-      ]),
+      ...float32Checks,
       ...int8.flatMap((c) => {
         const drop = 100 * (c.referenceAccuracy - c.accuracy);
         return [
@@ -252,12 +261,7 @@ export async function exportRun(
       })),
       checks,
     };
-    const failed = checks.filter((c) => !c.passed);
-    if (failed.length > 0) {
-      throw new ExportError(
-        `parity failed, nothing written:\n${failed.map((c) => `  ${c.name}: ${c.value} (limit ${c.limit})`).join("\n")}`,
-      );
-    }
+    failIfAny(checks);
 
     const manifest = parseManifest({
       format: "stitch-edge-manifest",

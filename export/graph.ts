@@ -116,14 +116,3 @@ export function sortTopologically(graph: Graph): Graph {
   }
   return { ...graph, nodes: ordered };
 }
-
-/** A name not used by any tensor or node in the graph yet. */
-export function freshName(graph: Graph, base: string): string {
-  const taken = new Set([
-    ...graph.initializers.keys(),
-    ...graph.nodes.flatMap((n) => [n.name, ...n.inputs, ...n.outputs]),
-    ...graph.inputs.map((i) => i.name),
-  ]);
-  if (!taken.has(base)) return base;
-  for (let k = 1; ; k++) if (!taken.has(`${base}_${k}`)) return `${base}_${k}`;
-}

@@ -7,7 +7,7 @@ export interface TaskLogits {
   readonly values: Float32Array;
 }
 
-export function argmaxes({ classes, values }: TaskLogits): Int32Array {
+function argmaxes({ classes, values }: TaskLogits): Int32Array {
   const out = new Int32Array(values.length / classes);
   for (let i = 0; i < out.length; i++) {
     let best = 0;
@@ -18,7 +18,7 @@ export function argmaxes({ classes, values }: TaskLogits): Int32Array {
   return out;
 }
 
-export function maxAbsDelta(a: Float32Array, b: Float32Array): number {
+function maxAbsDelta(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) throw new Error(`logit counts differ: ${a.length} vs ${b.length}`);
   let max = 0;
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs((a[i] as number) - (b[i] as number)));
@@ -26,7 +26,7 @@ export function maxAbsDelta(a: Float32Array, b: Float32Array): number {
 }
 
 /** Share of positions where the two label arrays are equal. */
-export function agreement(a: Int32Array, b: Int32Array): number {
+function agreement(a: Int32Array, b: Int32Array): number {
   let same = 0;
   for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
   return same / a.length;

@@ -181,8 +181,12 @@ export class NativeAdam {
     if (state.m.length !== this.m.length || state.v.length !== this.v.length) {
       throw new Error(`optimizer state holds ${state.m.length} variables, the model ${this.m.length}`);
     }
-    state.m.forEach((value, i) => (this.m[i] as ResourceVariable).write(value));
-    state.v.forEach((value, i) => (this.v[i] as ResourceVariable).write(value));
+    state.m.forEach((value, i) => {
+      (this.m[i] as ResourceVariable).write(value);
+    });
+    state.v.forEach((value, i) => {
+      (this.v[i] as ResourceVariable).write(value);
+    });
     this.step = state.step;
   }
 

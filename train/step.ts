@@ -81,7 +81,7 @@ export class Trainer {
   /** Reads the accumulated losses once (one device-to-JS transfer) and starts a new accumulation. */
   async takeLosses(): Promise<EpochLosses> {
     const sums = Array.from(await this.lossSums.data());
-    this.lossSums.assign(tf.zerosLike(this.lossSums));
+    tf.tidy(() => this.lossSums.assign(tf.zerosLike(this.lossSums)));
     const batches = this.batches;
     this.batches = 0;
     const mean = (x: number) => (batches === 0 ? Number.NaN : x / batches);

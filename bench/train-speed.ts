@@ -1,0 +1,125 @@
+/**
+ * Training speed: steady-state images/s of the baseline and the cross-stitch variant (batch 128,
+ * random data, the real training step), seconds per full 60k epoch including the 10k test
+ * evaluation, and the ratio to the Keras figure measured on this machine (SPEC.md: ~950 img/s).
+ * Writes bench/results/train-speed.json.
+ *
+ * The machine is shared, so the load average and the process CPU time are recorded too: CPU
+ * seconds per image are less sensitive to other processes than wall time.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { evaluate } from "../train/evaluate.ts";
+import { buildModel } from "../train/model.ts";
+import { Trainer } from "../train/step.ts";
+import { DEFAULT_TASKS } from "../train/tasks.ts";
+import * as tf from "../train/tf.ts";
+
+const KERAS_IMAGES_PER_SECOND = 950;
+const NAIVE_TFJS_IMAGES_PER_SECOND = 332;
+const BATCH = 128;
+const POOL = 2048;
+const WARMUP_STEPS = 5;
+const MEASURED_STEPS = Number(process.env.BENCH_STEPS ?? 40);
+const TRAIN_IMAGES = 60_000;
+const TEST_IMAGES = 10_000;
+const EVAL_SAMPLE = 2_000;
+
+async function measure(crossStitch: boolean) {
+  const config = {
+    cross_stitch_enabled: crossStitch,
+    alpha_mode: "channel" as const,
+    alpha_init: "convex" as const,
+    alpha_same: 0.9,
+    keep_prob: 0.8,
+    seed: 1,
+    lr: 0.001,
+    reg_lambda: 1e-5,
+    alpha_lr_mult: 10,
+  };
+  const model = buildModel(config, DEFAULT_TASKS);
+  const trainer = new Trainer(model, DEFAULT_TASKS, config);
+  const images = tf.randomNormal([POOL, 28, 28, 1]) as tf.Tensor4D;
+  const labels = DEFAULT_TASKS.map(
+    (t) => tf.randomUniform([POOL], 0, t.classes.length, "int32") as tf.Tensor1D,
+  );
+  const step = (i: number) =>
+    tf.tidy(() => {
+      const start = (i * BATCH) % (POOL - BATCH);
+      const index = tf.range(start, start + BATCH, 1, "int32");
+      trainer.step({
+        images: tf.gather(images, index) as tf.Tensor4D,
+        labels: labels.map((l) => tf.gather(l, index) as tf.Tensor1D),
+        dropoutSeeds: DEFAULT_TASKS.map((_, t) => [t, i]),
+      });
+    });
+  for (let i = 0; i < WARMUP_STEPS; i++) step(i);
+  await trainer.takeLosses();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < MEASURED_STEPS; i++) step(i);
+  await trainer.takeLosses();
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const imagesPerSecond = (MEASURED_STEPS * BATCH) / wall;
+
+  trainer.syncModel();
+  const evalImages = images.slice(0, EVAL_SAMPLE);
+  const evalLabels = labels.map((l) => l.slice(0, EVAL_SAMPLE));
+  await evaluate(model, evalImages, evalLabels);
+  const e0 = performance.now();
+  await evaluate(model, evalImages, evalLabels);
+  const evalSeconds = ((performance.now() - e0) / 1000) * (TEST_IMAGES / EVAL_SAMPLE);
+
+  tf.dispose([images, evalImages, ...labels, ...evalLabels]);
+  trainer.dispose();
+  model.dispose();
+  return {
+    variant: crossStitch ? "cross_stitch" : "baseline",
+    images_per_second: Math.round(imagesPerSecond),
+    cpu_seconds_per_1000_images: Number(
+      (((cpu.user + cpu.system) / 1e6 / (MEASURED_STEPS * BATCH)) * 1000).toFixed(3),
+    ),
+    seconds_per_epoch_train: Number((TRAIN_IMAGES / imagesPerSecond).toFixed(1)),
+    seconds_per_epoch_eval_10k: Number(evalSeconds.toFixed(1)),
+    seconds_per_epoch: Number((TRAIN_IMAGES / imagesPerSecond + evalSeconds).toFixed(1)),
+    ratio_to_keras: Number((imagesPerSecond / KERAS_IMAGES_PER_SECOND).toFixed(3)),
+    ratio_to_naive_tfjs_fit: Number((imagesPerSecond / NAIVE_TFJS_IMAGES_PER_SECOND).toFixed(2)),
+  };
+}
+
+const loadBefore = os.loadavg();
+const results = [await measure(false), await measure(true)];
+const report = {
+  measured_at: new Date().toISOString(),
+  machine: {
+    cpus: os.cpus().length,
+    cpu_model: os.cpus()[0]?.model ?? "unknown",
+    load_average_1m_before: loadBefore[0],
+  },
+  load_average_1m_after: os.loadavg()[0],
+  setup: {
+    batch: BATCH,
+    warmup_steps: WARMUP_STEPS,
+    measured_steps: MEASURED_STEPS,
+    data: "random normal images",
+  },
+  keras_reference_images_per_second: KERAS_IMAGES_PER_SECOND,
+  naive_tfjs_fit_images_per_second: NAIVE_TFJS_IMAGES_PER_SECOND,
+  results,
+};
+const file = path.join("bench", "results", "train-speed.json");
+fs.mkdirSync(path.dirname(file), { recursive: true });
+fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(report, null, 2)}\n`);
+fs.renameSync(`${file}.tmp`, file);
+for (const r of results) {
+  console.log(
+    `${r.variant.padEnd(13)} ${r.images_per_second} img/s (${(r.ratio_to_keras * 100).toFixed(0)}% of Keras' ${KERAS_IMAGES_PER_SECOND}), ` +
+      `${r.seconds_per_epoch} s/epoch (train ${r.seconds_per_epoch_train} + eval ${r.seconds_per_epoch_eval_10k}), ` +
+      `${r.cpu_seconds_per_1000_images} CPU-s per 1000 images`,
+  );
+}
+console.log(
+  `load average ${loadBefore[0]?.toFixed(2)} before, ${report.load_average_1m_after?.toFixed(2)} after; wrote ${file}`,
+);

@@ -1,0 +1,87 @@
+// Flag parsing: reference names and defaults, booleans that mean what they say, clear failures.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { test } from "node:test";
+import { ConfigError, DEFAULT_CONFIG, parseTrainArgs } from "../../train/config.ts";
+
+test("defaults are the reference's hyperparameters", () => {
+  const config = parseTrainArgs([]);
+  assert.equal(config.lr, 0.001);
+  assert.equal(config.n_epoch, 30);
+  assert.equal(config.n_batch_size, 128);
+  assert.equal(config.reg_lambda, 1e-5);
+  assert.equal(config.keep_prob, 0.8);
+  assert.equal(config.cross_stitch_enabled, true);
+  assert.equal(config.out, "runs/cross-stitch-s1");
+  assert.deepEqual({ ...config, out: undefined }, { ...DEFAULT_CONFIG, out: undefined });
+});
+
+test("booleans: False/0/no are false, True/1/yes are true, a bare flag is true", () => {
+  for (const word of ["False", "false", "0", "no", "NO"]) {
+    assert.equal(parseTrainArgs(["--cross_stitch_enabled", word]).cross_stitch_enabled, false, word);
+    assert.equal(parseTrainArgs([`--cross_stitch_enabled=${word}`]).cross_stitch_enabled, false, word);
+  }
+  for (const word of ["True", "1", "yes"]) {
+    assert.equal(parseTrainArgs(["--cross_stitch_enabled", word]).cross_stitch_enabled, true, word);
+  }
+  const bare = parseTrainArgs(["--resume", "--seed", "4"]);
+  assert.equal(bare.resume, true);
+  assert.equal(bare.seed, 4);
+  assert.equal(parseTrainArgs(["--cross_stitch_enabled", "false"]).out, "runs/baseline-s1");
+});
+
+test("values are parsed and checked", () => {
+  const config = parseTrainArgs([
+    "--lr=0.01",
+    "--n_epoch",
+    "3",
+    "--alpha_mode",
+    "layer",
+    "--alpha_init=identity",
+    "--limit",
+    "500",
+    "--normalization",
+    "per_pixel",
+    "--out",
+    "runs/x",
+  ]);
+  assert.equal(config.lr, 0.01);
+  assert.equal(config.n_epoch, 3);
+  assert.equal(config.alpha_mode, "layer");
+  assert.equal(config.alpha_init, "identity");
+  assert.equal(config.limit, 500);
+  assert.equal(config.normalization, "per_pixel");
+  assert.equal(config.out, "runs/x");
+});
+
+test("bad flags and values throw a ConfigError naming the flag", () => {
+  const cases: [string[], RegExp][] = [
+    [["--learning_rate", "0.1"], /unknown flag --learning_rate/],
+    [["--lr", "fast"], /--lr: expected a number/],
+    [["--lr", "-1"], /--lr: must be > 0/],
+    [["--n_epoch", "2.5"], /--n_epoch: expected an integer/],
+    [["--keep_prob", "1.5"], /--keep_prob: must be in \(0, 1\]/],
+    [["--cross_stitch_enabled=maybe"], /expected true\/false/],
+    [["--alpha_mode", "pixel"], /expected one of channel, layer/],
+    [["--n_batch_size"], /missing value/],
+    [["--seed", "1", "--seed", "2"], /given twice/],
+    [["epochs"], /unexpected argument/],
+    [["--resume", "--overwrite"], /contradict/],
+  ];
+  for (const [argv, message] of cases) {
+    assert.throws(
+      () => parseTrainArgs(argv),
+      (error: Error) => error instanceof ConfigError && message.test(error.message),
+    );
+  }
+});
+
+test("the train command rejects a bad flag with one line on stderr and exit code 2", () => {
+  const run = spawnSync(process.execPath, ["--import", "tsx", "train/train.ts", "--n_epochs", "3"], {
+    encoding: "utf8",
+  });
+  assert.equal(run.status, 2);
+  const lines = run.stderr.split("\n").filter((line) => line.startsWith("train:"));
+  assert.deepEqual(lines, ["train: unknown flag --n_epochs (see --help)"]);
+  assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace");
+});

@@ -1,0 +1,83 @@
+// End to end on a small subset: the run folder, learning beyond chance, refusal to overwrite,
+// and a resumed run ending with exactly the weights of an uninterrupted one.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { parseTrainArgs } from "../../train/config.ts";
+import { loadCheckpoint } from "../../train/run-folder.ts";
+import { InterruptedError, RunFolderError, runTraining } from "../../train/train.ts";
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), "stitch-train-"));
+const quiet = () => {};
+const smallRun = (name: string, extra: string[] = []) =>
+  parseTrainArgs(["--limit", "384", "--n_batch_size", "32", "--out", path.join(root, name), ...extra]);
+const TEST_LIMIT = 400;
+
+test("one epoch on 384 images beats chance on both tasks and writes the run folder", async () => {
+  const config = smallRun("one-epoch", ["--n_epoch", "1"]);
+  const summary = await runTraining(config, { log: quiet, testLimit: TEST_LIMIT });
+  // Chance: 0.1 for 10 classes; for category the majority class ("Other", 4 of 10 labels) gives 0.4.
+  assert.ok((summary.final.per_task.fashion as number) > 0.3, `fashion ${summary.final.per_task.fashion}`);
+  assert.ok(
+    (summary.final.per_task.category as number) > 0.55,
+    `category ${summary.final.per_task.category}`,
+  );
+  for (const file of [
+    "config.json",
+    "normalization.json",
+    "tasks.json",
+    "metrics.jsonl",
+    "summary.json",
+    "model/model.json",
+  ]) {
+    assert.ok(fs.existsSync(path.join(config.out, file)), `missing ${file}`);
+  }
+  assert.ok(fs.readdirSync(path.join(config.out, "logs")).some((f) => f.startsWith("events.out.tfevents")));
+  const metrics = fs.readFileSync(path.join(config.out, "metrics.jsonl"), "utf8").trim().split("\n");
+  assert.equal(metrics.length, 1);
+  const record = JSON.parse(metrics[0] as string);
+  assert.deepEqual(Object.keys(record.loss), ["fashion", "category"]);
+  assert.equal(record.alpha_self.length, 3);
+  assert.equal(summary.alphas.length, 3);
+  assert.deepEqual(summary.alphas[0]?.shape, [32, 2, 2]);
+  await assert.rejects(runTraining(config, { log: quiet, testLimit: TEST_LIMIT }), (error: Error) => {
+    return error instanceof RunFolderError && /finished run; pass --overwrite/.test(error.message);
+  });
+});
+
+test("a run interrupted in its second epoch and resumed ends with the uninterrupted run's weights", async () => {
+  const flags = ["--n_epoch", "2", "--cross_stitch_enabled", "true"];
+  const straight = smallRun("straight", flags);
+  await runTraining(straight, { log: quiet, testLimit: TEST_LIMIT });
+
+  const interrupted = smallRun("interrupted", flags);
+  const controller = new AbortController();
+  const stopAfterFirstEpoch = (line: string) => {
+    if (line.startsWith("epoch 1/2")) controller.abort();
+  };
+  await assert.rejects(
+    runTraining(interrupted, { log: stopAfterFirstEpoch, signal: controller.signal, testLimit: TEST_LIMIT }),
+    InterruptedError,
+  );
+  assert.equal(loadCheckpoint(interrupted.out).epoch, 1);
+  assert.ok(!fs.existsSync(path.join(interrupted.out, "summary.json")));
+  await assert.rejects(
+    runTraining(interrupted, { log: quiet, testLimit: TEST_LIMIT }),
+    /--resume to continue/,
+  );
+  await runTraining({ ...interrupted, resume: true }, { log: quiet, testLimit: TEST_LIMIT });
+
+  const weights = (run: string) => fs.readFileSync(path.join(run, "model", "weights.bin"));
+  assert.ok(weights(straight.out).equals(weights(interrupted.out)), "final weights differ");
+  const accuracies = (run: string) =>
+    fs
+      .readFileSync(path.join(run, "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line).test_accuracy);
+  assert.deepEqual(accuracies(interrupted.out), accuracies(straight.out));
+});
+
+test.after(() => fs.rmSync(root, { recursive: true, force: true }));

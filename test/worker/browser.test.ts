@@ -1,0 +1,111 @@
+// GET / in real headless Chromium against the worker in workerd: picking a
+// file and dropping one both show every task's prediction, the same as the API's.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { type Browser, chromium } from "playwright-core";
+import sharp from "sharp";
+import { type Fixture, loadTestImages, makeFixture, type RunningWorker, startWorkerd } from "./helpers.ts";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+let fixture: Fixture;
+let worker: RunningWorker;
+let browser: Browser;
+let pngs: Buffer[];
+
+before(async () => {
+  fixture = await makeFixture();
+  worker = await startWorkerd(fixture.assetsDir);
+  const { images } = await loadTestImages(2);
+  // Shown at 140x140 as a dark product on white, the way a photo would arrive.
+  pngs = await Promise.all(
+    images.map((image) =>
+      sharp(
+        image.map((v) => 255 - v),
+        { raw: { width: 28, height: 28, channels: 1 } },
+      )
+        .resize(140, 140)
+        .png()
+        .toBuffer(),
+    ),
+  );
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+});
+after(async () => {
+  await browser?.close();
+  await worker?.stop();
+  await fixture?.remove();
+});
+
+async function apiLabels(png: Buffer): Promise<Record<string, string>> {
+  const response = await fetch(`${worker.url}/v1/predict`, {
+    method: "POST",
+    headers: { "content-type": "image/png" },
+    body: new Uint8Array(png),
+  });
+  const { predictions } = (await response.json()) as { predictions: Record<string, { label: string }>[] };
+  return Object.fromEntries(Object.entries(predictions[0] ?? {}).map(([task, p]) => [task, p.label]));
+}
+
+test("the page shows both predictions for a picked file and a dropped file, and errors in words", async () => {
+  const page = await browser.newPage();
+  const requestsElsewhere: string[] = [];
+  page.on("request", (request) => {
+    if (!request.url().startsWith(worker.url) && !request.url().startsWith("blob:"))
+      requestsElsewhere.push(request.url());
+  });
+  await page.goto(`${worker.url}/`);
+  assert.equal(await page.title(), "stitch-edge");
+
+  const shownLabels = async () => {
+    await page.waitForSelector("#results:not([hidden])", { timeout: 20_000 });
+    const rows = await page.$$eval("#results tbody tr", (trs) =>
+      trs.map((tr) => [tr.getAttribute("data-task") ?? "", tr.children[1]?.textContent ?? ""]),
+    );
+    return Object.fromEntries(rows);
+  };
+
+  const [first, second] = pngs;
+  assert.ok(first && second);
+  await page.setInputFiles("#file", { name: "first.png", mimeType: "image/png", buffer: first });
+  const picked = await shownLabels();
+  assert.deepEqual(
+    Object.keys(picked),
+    fixture.manifest.tasks.map((t) => t.name),
+  );
+  assert.deepEqual(picked, await apiLabels(first));
+  assert.match((await page.textContent("#status")) ?? "", new RegExp(fixture.manifest.modelId));
+
+  const pickedPreview = await page.getAttribute("#preview", "src");
+  await page.evaluate(async (bytes) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([new Uint8Array(bytes)], "second.png", { type: "image/png" }));
+    document
+      .getElementById("drop")
+      ?.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true }));
+  }, Array.from(second));
+  await page.waitForFunction(() => document.getElementById("status")?.textContent?.startsWith("Model"));
+  assert.notEqual(await page.getAttribute("#preview", "src"), pickedPreview, "the drop replaced the preview");
+  assert.deepEqual(await shownLabels(), await apiLabels(second));
+
+  await page.setInputFiles("#file", {
+    name: "broken.png",
+    mimeType: "image/png",
+    buffer: first.subarray(0, 50),
+  });
+  await page.waitForSelector("#status.error", { timeout: 20_000 });
+  assert.match((await page.textContent("#status")) ?? "", /could not be decoded/);
+  assert.deepEqual(requestsElsewhere, [], "the page only talks to its worker");
+  await page.close();
+});

@@ -1,0 +1,154 @@
+import assert from "node:assert/strict";
+import { before, describe, test } from "node:test";
+import sharp from "sharp";
+import { ApiError } from "../../worker/errors.ts";
+import {
+  decodeToGray,
+  MAX_IMAGE_SIDE,
+  MODEL_PIXELS,
+  normalize,
+  readImageSize,
+  sniffImageKind,
+  toModelPixels,
+} from "../../worker/image.ts";
+import { loadTestImages } from "./helpers.ts";
+
+let sample: Uint8Array;
+
+before(async () => {
+  // A Sneaker-like real image: light object on black, as the model was trained.
+  sample = (await loadTestImages(1)).images[0] ?? new Uint8Array();
+});
+
+const gray28 = (pixels: Uint8Array) => sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } });
+const pipeline = async (encoded: Buffer) => toModelPixels(decodeToGray(new Uint8Array(encoded)));
+const maxDifference = (a: ArrayLike<number>, b: ArrayLike<number>) =>
+  Array.from(a).reduce((max, value, i) => Math.max(max, Math.abs(value - (b[i] ?? 0))), 0);
+
+function expectApiError(run: () => unknown, status: number, code: string) {
+  assert.throws(run, (error: unknown) => {
+    assert.ok(error instanceof ApiError, `expected an ApiError, got ${String(error)}`);
+    assert.equal(error.status, status);
+    assert.equal(error.code, code);
+    return true;
+  });
+}
+
+describe("reading the header", () => {
+  test("PNG and baseline/progressive JPEG sizes come from the header", async () => {
+    const base = sharp({ create: { width: 123, height: 45, channels: 3, background: "#808080" } });
+    const png = new Uint8Array(await base.clone().png().toBuffer());
+    const jpeg = new Uint8Array(await base.clone().jpeg().toBuffer());
+    const progressive = new Uint8Array(await base.clone().jpeg({ progressive: true }).toBuffer());
+    assert.equal(sniffImageKind(png), "png");
+    assert.equal(sniffImageKind(jpeg), "jpeg");
+    assert.equal(sniffImageKind(new TextEncoder().encode("GIF89a")), undefined);
+    for (const [bytes, kind] of [
+      [png, "png"],
+      [jpeg, "jpeg"],
+      [progressive, "jpeg"],
+    ] as const) {
+      assert.deepEqual(readImageSize(bytes, kind), { width: 123, height: 45 });
+    }
+  });
+
+  test("an image over the side limit is refused from its header alone", async () => {
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: "#000" } })
+      .png()
+      .toBuffer();
+    // Rewrite IHDR to claim a huge width and cut the file after it: decoding would fail with 400.
+    const header = new Uint8Array(png.subarray(0, 33));
+    new DataView(header.buffer).setUint32(16, MAX_IMAGE_SIDE + 1);
+    expectApiError(() => decodeToGray(header), 413, "image_too_large");
+    const jpeg = new Uint8Array(
+      await sharp({ create: { width: 4000, height: 4000, channels: 3, background: "#fff" } })
+        .jpeg({ quality: 10 })
+        .toBuffer(),
+    );
+    // Within the side limit but over the pixel-count limit: still refused before decoding.
+    expectApiError(() => decodeToGray(jpeg.subarray(0, 700)), 413, "image_too_large");
+  });
+
+  test("truncated, empty and foreign bytes are 400 or 415, never a crash", async () => {
+    const png = new Uint8Array(await gray28(sample).png().toBuffer());
+    expectApiError(() => decodeToGray(png.subarray(0, png.length - 30)), 400, "undecodable_image");
+    expectApiError(() => decodeToGray(png.subarray(0, 20)), 400, "undecodable_image");
+    const jpeg = new Uint8Array(await gray28(sample).jpeg().toBuffer());
+    expectApiError(() => decodeToGray(jpeg.subarray(0, 200)), 400, "undecodable_image");
+    expectApiError(() => decodeToGray(new Uint8Array()), 415, "unsupported_media_type");
+    expectApiError(() => decodeToGray(new TextEncoder().encode("GIF89a....")), 415, "unsupported_media_type");
+  });
+});
+
+describe("turning an image into model pixels", () => {
+  test("a 28x28 Fashion-MNIST PNG comes back pixel for pixel", async () => {
+    const pixels = await pipeline(await gray28(sample).png().toBuffer());
+    assert.equal(pixels.length, MODEL_PIXELS);
+    assert.deepEqual(Array.from(pixels), Array.from(sample));
+  });
+
+  test("a dark object on white, 10x larger, in colour, becomes the original light-on-dark image", async () => {
+    const inverted = sample.map((v) => 255 - v);
+    const large = await gray28(inverted)
+      .resize(280, 280, { kernel: "nearest" })
+      .toColourspace("srgb")
+      .png()
+      .toBuffer();
+    assert.equal((await sharp(large).metadata()).channels, 3);
+    assert.ok(maxDifference(await pipeline(large), sample) < 1e-3);
+  });
+
+  test("16-bit and palette PNGs decode like the 8-bit image", async () => {
+    const sixteen = await gray28(sample).toColourspace("grey16").png().toBuffer();
+    assert.equal((await sharp(sixteen).metadata()).depth, "ushort");
+    assert.ok(maxDifference(await pipeline(sixteen), sample) <= 0.51);
+    const palette = await gray28(sample).png({ palette: true, colours: 256, dither: 0 }).toBuffer();
+    assert.ok((await sharp(palette).metadata()).isPalette);
+    assert.ok(maxDifference(await pipeline(palette), sample) <= 12);
+  });
+
+  test("transparency is composited over white, then inverted as a light background", async () => {
+    const clear = await sharp({ create: { width: 40, height: 40, channels: 4, background: "#00000000" } })
+      .png()
+      .toBuffer();
+    assert.ok(maxDifference(await pipeline(clear), new Uint8Array(MODEL_PIXELS)) < 1e-9);
+  });
+
+  test("a wide image is centred on a square of its border colour", async () => {
+    // 56x28: a white bar (the object: rows 10-17, columns 4-51) on black; the 56x56
+    // square adds 14 black rows above and below, and 2:1 area sampling puts the bar on rows 12-15.
+    const wide = new Uint8Array(56 * 28).map((_, i) => {
+      const [row, column] = [Math.floor(i / 56), i % 56];
+      return row >= 10 && row < 18 && column >= 4 && column < 52 ? 255 : 0;
+    });
+    const pixels = await pipeline(
+      await sharp(wide, { raw: { width: 56, height: 28, channels: 1 } })
+        .png()
+        .toBuffer(),
+    );
+    const row = (r: number) => Array.from(pixels.subarray(r * 28, (r + 1) * 28));
+    assert.deepEqual(row(0), new Array(28).fill(0));
+    assert.deepEqual(row(13).slice(2, 26), new Array(24).fill(255));
+    assert.deepEqual([row(13)[1], row(13)[26]], [0, 0]);
+    assert.deepEqual([row(11)[10], row(12)[10], row(15)[10], row(16)[10]], [0, 255, 255, 0]);
+    assert.deepEqual(row(27), new Array(28).fill(0));
+  });
+
+  test("a JPEG photo decodes close to its source", async () => {
+    const jpeg = await gray28(sample).resize(112, 112).jpeg({ quality: 95 }).toBuffer();
+    const pixels = await pipeline(jpeg);
+    const meanError = Array.from(pixels).reduce((sum, v, i) => sum + Math.abs(v - (sample[i] ?? 0)), 0) / 784;
+    assert.ok(meanError < 8, `mean error ${meanError}`);
+  });
+});
+
+describe("normalize", () => {
+  test("applies one global pair or one pair per pixel", () => {
+    const pixels = new Float32Array(MODEL_PIXELS).fill(100);
+    const global = normalize(pixels, { kind: "global", mean: [50], std: [25] });
+    assert.deepEqual(new Set(global), new Set([2]));
+    const mean = Array.from({ length: MODEL_PIXELS }, (_, i) => (i % 2 === 0 ? 100 : 0));
+    const perPixel = normalize(pixels, { kind: "per_pixel", mean, std: new Array(MODEL_PIXELS).fill(50) });
+    assert.deepEqual([perPixel[0], perPixel[1]], [0, 2]);
+  });
+});

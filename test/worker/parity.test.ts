@@ -1,0 +1,107 @@
+// The worker in workerd (onnxruntime-web, wasm) against native onnxruntime-node
+// on the same graph, for 100 real Fashion-MNIST test images sent as PNG files:
+// same labels, same scores to float32 rounding. STITCH_ARTIFACTS=<dir> runs it
+// against a real export instead of the fixture graph.
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import * as ort from "onnxruntime-node";
+import sharp from "sharp";
+import type { Manifest } from "../../export/manifest.ts";
+import { stageAssets } from "../../worker/stage-assets.ts";
+import { type Fixture, loadTestImages, makeFixture, type RunningWorker, startWorkerd } from "./helpers.ts";
+
+const IMAGES = 100;
+const SCORE_TOLERANCE = 1e-4;
+
+let fixture: Fixture | undefined;
+let stagedDir: string | undefined;
+let worker: RunningWorker;
+let manifest: Manifest;
+let artifactsDir: string;
+
+before(async () => {
+  if (process.env.STITCH_ARTIFACTS) {
+    artifactsDir = process.env.STITCH_ARTIFACTS;
+    stagedDir = await mkdtemp(join(tmpdir(), "stitch-edge-parity-"));
+    manifest = await stageAssets(artifactsDir, stagedDir);
+  } else {
+    fixture = await makeFixture();
+    ({ artifactsDir, manifest } = fixture);
+  }
+  worker = await startWorkerd(stagedDir ?? fixture?.assetsDir ?? "");
+});
+after(async () => {
+  await worker?.stop();
+  await fixture?.remove();
+  if (stagedDir) await rm(stagedDir, { recursive: true, force: true });
+});
+
+function softmax(logits: ArrayLike<number>): number[] {
+  const values = Array.from(logits);
+  const max = Math.max(...values);
+  const exps = values.map((v) => Math.exp(v - max));
+  const total = exps.reduce((a, b) => a + b, 0);
+  return exps.map((e) => e / total);
+}
+
+test(`workerd answers ${IMAGES} PNG test images as onnxruntime-node does on the same graph`, async () => {
+  const { images } = await loadTestImages(IMAGES);
+  const { mean, std, kind } = manifest.normalization;
+  const batch = new Float32Array(IMAGES * 784);
+  images.forEach((image, n) => {
+    image.forEach((v, i) => {
+      const k = kind === "per_pixel" ? i : 0;
+      batch[n * 784 + i] = (v - (mean[k] ?? 0)) / (std[k] ?? 1);
+    });
+  });
+  const session = await ort.InferenceSession.create(
+    await readFile(join(artifactsDir, manifest.models.int8.file)),
+  );
+  const dims = manifest.input.shape.map((d, i) => (i === 0 ? IMAGES : d));
+  const outputs = await session.run({ [manifest.input.name]: new ort.Tensor("float32", batch, dims) });
+
+  let worstScoreGap = 0;
+  for (let n = 0; n < IMAGES; n++) {
+    const image = images[n] ?? new Uint8Array();
+    const png = await sharp(image, { raw: { width: 28, height: 28, channels: 1 } })
+      .png()
+      .toBuffer();
+    const response = await fetch(`${worker.url}/v1/predict`, {
+      method: "POST",
+      headers: { "content-type": "image/png" },
+      body: new Uint8Array(png),
+    });
+    assert.equal(response.status, 200, await response.clone().text());
+    const { predictions } = (await response.json()) as {
+      predictions: Record<string, { index: number; label: string; score: number }>[];
+    };
+    for (const task of manifest.tasks) {
+      const classes = task.classes.length;
+      const output = outputs[task.output];
+      assert.ok(output, `onnxruntime-node has no output ${task.output}`);
+      const logits = (output.data as Float32Array).subarray(n * classes, (n + 1) * classes);
+      const scores = softmax(logits);
+      const expected = scores.indexOf(Math.max(...scores));
+      const got = predictions[0]?.[task.name];
+      assert.ok(got, `image ${n}: task ${task.name} missing`);
+      const gap = Math.abs(got.score - (scores[expected] ?? 0));
+      worstScoreGap = Math.max(worstScoreGap, gap);
+      // A near-tie may flip between the two runtimes; then both classes must score within tolerance.
+      if (got.index !== expected) {
+        assert.ok(
+          Math.abs((scores[got.index] ?? 0) - (scores[expected] ?? 0)) < SCORE_TOLERANCE,
+          `image ${n}`,
+        );
+      } else {
+        assert.equal(got.label, task.classes[expected]);
+      }
+      assert.ok(gap < SCORE_TOLERANCE, `image ${n} task ${task.name}: score gap ${gap}`);
+    }
+  }
+  console.log(
+    `parity: ${IMAGES} images, ${manifest.modelId}, worst score gap ${worstScoreGap.toExponential(2)}`,
+  );
+});

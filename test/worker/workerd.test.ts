@@ -1,0 +1,181 @@
+// The worker inside real workerd (`wrangler dev` with the repo's wrangler.toml),
+// API_TOKEN set: every error the API promises, then a fuzz run of corrupted,
+// truncated and random bodies that must never produce a 5xx or kill the worker.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import sharp from "sharp";
+import { MAX_BODY_BYTES } from "../../worker/index.ts";
+import {
+  type Fixture,
+  loadTestImages,
+  makeFixture,
+  pixelsBody,
+  type RunningWorker,
+  startWorkerd,
+} from "./helpers.ts";
+
+const TOKEN = "integration-token";
+const FUZZ_CASES = 300;
+
+let fixture: Fixture;
+let worker: RunningWorker;
+let pixels: Uint8Array;
+let png: Uint8Array<ArrayBuffer>;
+let jpeg: Uint8Array<ArrayBuffer>;
+
+before(async () => {
+  fixture = await makeFixture();
+  worker = await startWorkerd(fixture.assetsDir, { API_TOKEN: TOKEN, CORS_ORIGINS: "https://app.example" });
+  pixels = (await loadTestImages(1)).images[0] ?? new Uint8Array();
+  const image = sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } }).resize(200, 150);
+  png = new Uint8Array(await image.clone().png().toBuffer());
+  jpeg = new Uint8Array(await image.clone().jpeg().toBuffer());
+});
+after(async () => {
+  await worker?.stop();
+  await fixture?.remove();
+});
+
+function request(path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (init.token !== null) headers.set("authorization", `Bearer ${init.token ?? TOKEN}`);
+  return fetch(`${worker.url}${path}`, { ...init, headers });
+}
+const predict = (body: BodyInit, contentType?: string, token?: string | null) =>
+  request("/v1/predict", {
+    method: "POST",
+    body,
+    headers: contentType ? { "content-type": contentType } : {},
+    token,
+  });
+
+async function expectError(response: Response, status: number, code: string) {
+  const text = await response.text();
+  assert.equal(response.status, status, text);
+  assert.match(response.headers.get("content-type") ?? "", /application\/json/);
+  const body = JSON.parse(text) as { error: { code: string; message: string } };
+  assert.equal(body.error.code, code);
+  assert.ok(body.error.message.length > 0);
+  assert.doesNotMatch(body.error.message, /\n\s+at /, "no stack trace");
+}
+
+describe("in workerd", () => {
+  test("PNG, JPEG, multipart and JSON predict with both tasks", async () => {
+    for (const [body, type] of [
+      [png, "image/png"],
+      [jpeg, "image/jpeg"],
+      [pixelsBody(pixels), "application/json"],
+    ] as const) {
+      const response = await predict(body, type);
+      assert.equal(response.status, 200, await response.clone().text());
+      const result = (await response.json()) as { modelId: string; predictions: Record<string, unknown>[] };
+      assert.equal(result.modelId, fixture.manifest.modelId);
+      assert.deepEqual(Object.keys(result.predictions[0] ?? {}), ["fashion", "category"]);
+      assert.match(
+        response.headers.get("server-timing") ?? "",
+        /decode;dur=.*preprocess;dur=.*inference;dur=/,
+      );
+    }
+    const form = new FormData();
+    form.append("image", new Blob([png], { type: "image/png" }), "a.png");
+    form.append("image", new Blob([jpeg], { type: "image/jpeg" }), "b.jpg");
+    const multipart = (await (await predict(form)).json()) as { predictions: unknown[] };
+    assert.equal(multipart.predictions.length, 2);
+  });
+
+  test("400 undecodable image, wrong pixel count, out-of-range value", async () => {
+    await expectError(await predict(png.subarray(0, 100), "image/png"), 400, "undecodable_image");
+    await expectError(await predict(jpeg.subarray(0, 300), "image/jpeg"), 400, "undecodable_image");
+    await expectError(
+      await predict(pixelsBody(pixels.subarray(1)), "application/json"),
+      400,
+      "wrong_pixel_count",
+    );
+    const bright = Array.from(pixels, (v, i) => (i === 5 ? 300 : v));
+    await expectError(
+      await predict(JSON.stringify({ pixels: bright }), "application/json"),
+      400,
+      "pixel_out_of_range",
+    );
+  });
+
+  test("413 body over the limit, 413 image over the pixel limit from its header", async () => {
+    await expectError(
+      await predict(new Uint8Array(MAX_BODY_BYTES + 1024), "image/png"),
+      413,
+      "payload_too_large",
+    );
+    const huge = png.slice(0, 33);
+    new DataView(huge.buffer).setUint32(20, 4097);
+    await expectError(await predict(huge, "image/png"), 413, "image_too_large");
+  });
+
+  test("415, 401, 404, 405", async () => {
+    await expectError(await predict("GIF89a", "image/gif"), 415, "unsupported_media_type");
+    await expectError(await predict(png, "image/png", null), 401, "unauthorized");
+    await expectError(await predict(png, "image/png", "not-the-token"), 401, "unauthorized");
+    await expectError(await request("/v1/model", { token: null }), 401, "unauthorized");
+    await expectError(await request("/missing"), 404, "not_found");
+    await expectError(await request("/manifest.json", { token: null }), 404, "not_found");
+    await expectError(await request(`/${fixture.manifest.models.int8.file}`), 404, "not_found");
+    await expectError(await request("/health", { method: "DELETE" }), 405, "method_not_allowed");
+  });
+
+  test("CORS preflight for the configured origin", async () => {
+    const response = await request("/v1/predict", {
+      method: "OPTIONS",
+      token: null,
+      headers: { origin: "https://app.example", "access-control-request-method": "POST" },
+    });
+    assert.equal(response.status, 204);
+    assert.equal(response.headers.get("access-control-allow-origin"), "https://app.example");
+  });
+
+  test(`fuzz: ${FUZZ_CASES} corrupted, truncated and random bodies get 4xx (or a real answer), never 5xx`, async () => {
+    let seed = 12345;
+    const random = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const randomBytes = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(random() * 256));
+    const flipBytes = (source: Uint8Array<ArrayBuffer>) => {
+      const copy = source.slice();
+      const flips = 1 + Math.floor(random() * 8);
+      for (let k = 0; k < flips; k++) copy[Math.floor(random() * copy.length)] = Math.floor(random() * 256);
+      return copy;
+    };
+    const makers: (() => { body: BodyInit; type: string; mustFail: boolean })[] = [
+      () => ({ body: randomBytes(Math.floor(random() * 4000)), type: "image/png", mustFail: true }),
+      () => ({ body: randomBytes(Math.floor(random() * 4000)), type: "image/jpeg", mustFail: true }),
+      () => ({ body: png.subarray(0, Math.floor(random() * png.length)), type: "image/png", mustFail: true }),
+      () => ({ body: jpeg.subarray(0, Math.floor(random() * 600)), type: "image/jpeg", mustFail: true }),
+      () => ({ body: flipBytes(png), type: "image/png", mustFail: false }),
+      () => ({ body: flipBytes(jpeg), type: "image/jpeg", mustFail: false }),
+      () => ({ body: randomBytes(200), type: "application/json", mustFail: true }),
+      () => ({
+        body: pixelsBody(pixels).slice(0, Math.floor(random() * 2000)),
+        type: "application/json",
+        mustFail: true,
+      }),
+      () => ({ body: randomBytes(300), type: "multipart/form-data; boundary=xyz", mustFail: true }),
+    ];
+    const outcomes = new Map<number, number>();
+    for (let i = 0; i < FUZZ_CASES; i++) {
+      const maker = makers[i % makers.length];
+      if (!maker) continue;
+      const { body, type, mustFail } = maker();
+      const response = await predict(body, type);
+      const text = await response.text();
+      outcomes.set(response.status, (outcomes.get(response.status) ?? 0) + 1);
+      assert.ok(response.status < 500, `case ${i} (${type}) answered ${response.status}: ${text}`);
+      if (mustFail || response.status !== 200) {
+        assert.ok(response.status >= 400, `case ${i} (${type}) should fail, answered ${response.status}`);
+        assert.ok((JSON.parse(text) as { error?: { code?: string } }).error?.code, `case ${i}: ${text}`);
+      }
+    }
+    assert.ok((outcomes.get(400) ?? 0) > FUZZ_CASES / 2, `outcomes ${JSON.stringify([...outcomes])}`);
+    const health = await request("/health");
+    assert.deepEqual(await health.json(), { status: "ok", modelLoaded: true });
+    assert.equal((await predict(png, "image/png")).status, 200);
+  });
+});

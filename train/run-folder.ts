@@ -1,0 +1,168 @@
+/**
+ * Files of a run folder (docs/run-folder.md), each written to a temporary name and renamed, so a
+ * killed run never leaves a partial file. Checkpoints are whole folders made the same way and
+ * named by `checkpoints/latest.json`.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import * as tf from "./tf.ts";
+
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const temp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(temp, data);
+  fs.renameSync(temp, file);
+}
+
+export function writeJsonAtomic(file: string, value: unknown): void {
+  writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function readJson<T>(file: string): T {
+  return JSON.parse(fs.readFileSync(file, "utf8")) as T;
+}
+
+/** Metrics lines of epochs <= `lastEpoch` (a run killed between its metrics line and its checkpoint replays that epoch). */
+export function keepMetricsUpTo(file: string, lastEpoch: number): void {
+  if (!fs.existsSync(file)) return;
+  const kept = fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter((line) => line.trim() !== "" && (JSON.parse(line) as { epoch: number }).epoch <= lastEpoch);
+  writeFileAtomic(file, kept.map((line) => `${line}\n`).join(""));
+}
+
+export function appendMetrics(file: string, record: object): void {
+  fs.appendFileSync(file, `${JSON.stringify(record)}\n`);
+}
+
+interface TensorEntry {
+  name: string;
+  shape: number[];
+  offset: number;
+}
+
+/** Named float32 tensors as one binary file plus a JSON index, both inside `dir`. */
+async function writeTensors(dir: string, tensors: { name: string; tensor: tf.Tensor }[]): Promise<void> {
+  const entries: TensorEntry[] = [];
+  const chunks: Float32Array[] = [];
+  let offset = 0;
+  for (const { name, tensor } of tensors) {
+    const values = (await tensor.data()) as Float32Array;
+    entries.push({ name, shape: tensor.shape, offset });
+    chunks.push(values);
+    offset += values.length;
+  }
+  const all = new Float32Array(offset);
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.length;
+  }
+  fs.writeFileSync(path.join(dir, "tensors.bin"), new Uint8Array(all.buffer));
+  fs.writeFileSync(path.join(dir, "tensors.json"), JSON.stringify(entries));
+}
+
+function readTensors(dir: string): Map<string, tf.Tensor> {
+  const entries = readJson<TensorEntry[]>(path.join(dir, "tensors.json"));
+  const bytes = fs.readFileSync(path.join(dir, "tensors.bin"));
+  const all = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  const tensors = new Map<string, tf.Tensor>();
+  for (const { name, shape, offset } of entries) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    tensors.set(name, tf.tensor(all.slice(offset, offset + size), shape, "float32"));
+  }
+  return tensors;
+}
+
+export interface CheckpointState {
+  /** Epochs completed. */
+  epoch: number;
+  /** The shuffling RNG's state after that epoch. */
+  rngState: number;
+  /** Adam updates applied. */
+  adamStep: number;
+}
+
+export interface Checkpoint extends CheckpointState {
+  /** Model weights by their saved name ("<layer>/<weight>"), BN moving statistics included. */
+  weights: Map<string, tf.Tensor>;
+  adamM: tf.Tensor[];
+  adamV: tf.Tensor[];
+}
+
+const LATEST = "latest.json";
+
+export async function saveCheckpoint(
+  runDir: string,
+  state: CheckpointState,
+  model: tf.LayersModel,
+  adam: { m: tf.Tensor[]; v: tf.Tensor[] },
+): Promise<void> {
+  const root = path.join(runDir, "checkpoints");
+  const name = `epoch-${String(state.epoch).padStart(4, "0")}`;
+  const temp = path.join(root, `${name}.${process.pid}.tmp`);
+  fs.rmSync(temp, { recursive: true, force: true });
+  fs.mkdirSync(temp, { recursive: true });
+  await writeTensors(temp, [
+    ...model.weights.map((w) => ({ name: `weight:${w.originalName}`, tensor: w.read() })),
+    ...adam.m.map((tensor, i) => ({ name: `adam_m:${i}`, tensor })),
+    ...adam.v.map((tensor, i) => ({ name: `adam_v:${i}`, tensor })),
+  ]);
+  fs.writeFileSync(path.join(temp, "state.json"), JSON.stringify(state));
+  const final = path.join(root, name);
+  fs.rmSync(final, { recursive: true, force: true });
+  fs.renameSync(temp, final);
+  writeJsonAtomic(path.join(root, LATEST), { checkpoint: name, ...state });
+  for (const entry of fs.readdirSync(root)) {
+    if (entry !== name && entry !== LATEST)
+      fs.rmSync(path.join(root, entry), { recursive: true, force: true });
+  }
+}
+
+export function latestCheckpointEpoch(runDir: string): number | null {
+  const file = path.join(runDir, "checkpoints", LATEST);
+  return fs.existsSync(file) ? readJson<CheckpointState>(file).epoch : null;
+}
+
+export function loadCheckpoint(runDir: string): Checkpoint {
+  const root = path.join(runDir, "checkpoints");
+  const latest = readJson<CheckpointState & { checkpoint: string }>(path.join(root, LATEST));
+  const dir = path.join(root, latest.checkpoint);
+  const state = readJson<CheckpointState>(path.join(dir, "state.json"));
+  const tensors = readTensors(dir);
+  const pick = (prefix: string) =>
+    [...tensors.entries()]
+      .filter(([name]) => name.startsWith(prefix))
+      .map(([name, t]) => [name.slice(prefix.length), t] as const);
+  return {
+    ...state,
+    weights: new Map(pick("weight:")),
+    adamM: pick("adam_m:").map(([, t]) => t),
+    adamV: pick("adam_v:").map(([, t]) => t),
+  };
+}
+
+/** Loads checkpointed weights into the model's variables, checking every weight is there with its shape. */
+export function restoreWeights(model: tf.LayersModel, weights: Map<string, tf.Tensor>): void {
+  for (const w of model.weights) {
+    const value = weights.get(w.originalName);
+    if (value === undefined) throw new Error(`checkpoint lacks weight ${w.originalName}`);
+    if (value.shape.join(",") !== w.shape.join(",")) {
+      throw new Error(
+        `checkpoint weight ${w.originalName} has shape [${value.shape}], the model [${w.shape}]`,
+      );
+    }
+    w.write(value);
+  }
+}
+
+/** Saves the model in tfjs LayersModel format to `<runDir>/model`, through a temporary folder. */
+export async function saveModel(runDir: string, model: tf.LayersModel): Promise<void> {
+  const final = path.join(runDir, "model");
+  const temp = `${final}.${process.pid}.tmp`;
+  fs.rmSync(temp, { recursive: true, force: true });
+  await model.save(`file://${path.resolve(temp)}`);
+  fs.rmSync(final, { recursive: true, force: true });
+  fs.renameSync(temp, final);
+}

@@ -1,0 +1,35 @@
+// Every failure the API reports travels as an ApiError, so the one onError
+// handler can turn it into `{"error": {"code", "message"}}` with its status.
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+export type ErrorCode =
+  | "bad_request"
+  | "invalid_body"
+  | "wrong_pixel_count"
+  | "pixel_out_of_range"
+  | "undecodable_image"
+  | "payload_too_large"
+  | "image_too_large"
+  | "unsupported_media_type"
+  | "unauthorized"
+  | "not_found"
+  | "method_not_allowed"
+  | "model_unavailable"
+  | "internal_error";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string };
+}
+
+export const errorBody = (code: ErrorCode, message: string): ErrorBody => ({ error: { code, message } });

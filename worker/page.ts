@@ -1,0 +1,88 @@
+// GET /: one self-contained page (no external requests) where a person drops
+// or picks an image and sees every task's prediction from /v1/predict.
+export function renderPage(): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>stitch-edge</title>
+<style>
+  body { font: 15px/1.4 system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; }
+  #drop { border: 2px dashed #888; border-radius: 8px; padding: 2rem; text-align: center; cursor: pointer; }
+  #drop.over { background: #eef; }
+  #preview { max-width: 8rem; max-height: 8rem; display: block; margin: 1rem auto; }
+  table { border-collapse: collapse; margin-top: 1rem; width: 100%; }
+  td, th { border-bottom: 1px solid #ddd; padding: .3rem .5rem; text-align: left; }
+  #status.error { color: #b00; }
+</style>
+</head>
+<body>
+<h1>stitch-edge</h1>
+<p>Fashion-MNIST, two tasks from one cross-stitch network, running in this worker.</p>
+<label id="drop">Drop an image here or click to pick one (PNG or JPEG)
+  <input id="file" type="file" accept="image/png,image/jpeg" hidden>
+</label>
+<p><label>API token (only if the server asks for one) <input id="token" type="password" autocomplete="off"></label></p>
+<img id="preview" alt="" hidden>
+<p id="status" role="status"></p>
+<table id="results" hidden>
+  <thead><tr><th>task</th><th>label</th><th>score</th><th>runner-up</th></tr></thead>
+  <tbody></tbody>
+</table>
+<script type="module">
+const drop = document.getElementById("drop");
+const input = document.getElementById("file");
+const status = document.getElementById("status");
+const table = document.getElementById("results");
+const preview = document.getElementById("preview");
+
+function show(message, isError) {
+  status.textContent = message;
+  status.className = isError ? "error" : "";
+}
+
+async function predict(file) {
+  table.hidden = true;
+  preview.src = URL.createObjectURL(file);
+  preview.hidden = false;
+  show("Predicting…", false);
+  const headers = { "content-type": file.type || "application/octet-stream" };
+  const token = document.getElementById("token").value;
+  if (token) headers.authorization = "Bearer " + token;
+  try {
+    const response = await fetch("/v1/predict", { method: "POST", headers, body: file });
+    const body = await response.json();
+    if (!response.ok) return show(body.error ? body.error.message : "HTTP " + response.status, true);
+    const rows = table.tBodies[0];
+    rows.replaceChildren();
+    for (const [task, p] of Object.entries(body.predictions[0])) {
+      const row = rows.insertRow();
+      row.dataset.task = task;
+      const second = p.top[1];
+      for (const text of [task, p.label, (p.score * 100).toFixed(1) + "%",
+                          second ? second.label + " " + (second.score * 100).toFixed(1) + "%" : ""]) {
+        row.insertCell().textContent = text;
+      }
+    }
+    table.hidden = false;
+    show("Model " + body.modelId, false);
+  } catch (error) {
+    show("Request failed: " + error.message, true);
+  }
+}
+
+input.addEventListener("change", () => input.files[0] && predict(input.files[0]));
+drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (event) => {
+  event.preventDefault();
+  drop.classList.remove("over");
+  const file = event.dataTransfer.files[0];
+  if (file) predict(file);
+});
+</script>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,20 @@
+// The entry wrangler bundles. Workers forbid compiling WebAssembly from bytes,
+// so the ORT wasm arrives as a module compiled at upload (the CompiledWasm rule
+// in wrangler.toml) and ORT's loader is steered onto it; see SPEC.md.
+import * as ort from "onnxruntime-web/wasm";
+import ortWasmModule from "../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm";
+import { createApp } from "./index.ts";
+
+// Any non-empty wasmBinary makes ORT use its built-in Emscripten loader (no
+// script URL, no fetch); these bytes are never compiled.
+const placeholder = new Uint8Array([0]);
+ort.env.wasm.wasmBinary = placeholder;
+
+const instantiate = WebAssembly.instantiate.bind(WebAssembly);
+WebAssembly.instantiate = ((source: BufferSource | WebAssembly.Module, imports?: WebAssembly.Imports) => {
+  if (source instanceof WebAssembly.Module) return instantiate(source, imports);
+  // Only the placeholder reaches here as bytes: answer with the precompiled module.
+  return instantiate(ortWasmModule, imports).then((instance) => ({ instance, module: ortWasmModule }));
+}) as typeof WebAssembly.instantiate;
+
+export default createApp();

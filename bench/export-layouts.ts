@@ -4,7 +4,7 @@
 // a randomly initialised cross-stitch model: latency does not depend on the
 // weights). Writes bench/results/export-layouts.json.
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-web";
@@ -49,24 +49,16 @@ async function randomRun(): Promise<string> {
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
 
-async function latency(model: Uint8Array, images: Float32Array, batch: number, runs: number) {
-  const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: "all" });
-  const feed = { [INPUT_NAME]: new ort.Tensor("float32", images.slice(0, batch * 784), [batch, 28, 28, 1]) };
-  for (let i = 0; i < 10; i++) await session.run(feed);
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await session.run(feed);
-    times.push(performance.now() - start);
-  }
-  await session.release();
-  times.sort((a, b) => a - b);
+function summary(batch: number, times: number[]) {
+  const sorted = [...times].sort((a, b) => a - b);
+  const mean = times.reduce((a, b) => a + b, 0) / times.length;
   return {
     batch,
-    runs,
-    p50Ms: percentile(times, 0.5),
-    p90Ms: percentile(times, 0.9),
-    meanMs: times.reduce((a, b) => a + b, 0) / runs,
+    runs: times.length,
+    p50Ms: percentile(sorted, 0.5),
+    p90Ms: percentile(sorted, 0.9),
+    minMs: sorted[0],
+    meanMs: mean,
   };
 }
 
@@ -75,7 +67,9 @@ const runDir = values.run ?? (await randomRun());
 const run = await readRunFolder(runDir);
 const data = await loadFashionMnist({ log: () => {} });
 const images = normalizeImages(data.test.images.subarray(0, 256 * 784), run.normalization);
-const results = [];
+// The machine is shared: every variant runs in short turns, round after round, so load
+// changes hit all of them alike.
+const variants = [];
 for (const layout of ["per_tower", "fused"] as GraphLayout[]) {
   const graph = applyPasses(importModel(run), layout);
   const histograms = await collectHistograms(
@@ -92,21 +86,56 @@ for (const layout of ["per_tower", "fused"] as GraphLayout[]) {
     ["float32", encodeOnnx(graph, "")],
     ["int8", encodeOnnx(quantizeGraph(graph, params), "")],
   ] as const) {
-    const single = await latency(model, images, 1, repeats);
-    const batch32 = await latency(model, images, 32, Math.max(20, Math.round(repeats / 10)));
-    const row = { layout, precision, bytes: model.length, nodes: graph.nodes.length, single, batch32 };
-    console.log(
-      `${layout} ${precision}: single p50 ${single.p50Ms.toFixed(2)} ms, batch-32 p50 ${batch32.p50Ms.toFixed(2)} ms`,
-    );
-    results.push(row);
+    const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: "all" });
+    variants.push({
+      layout,
+      precision,
+      bytes: model.length,
+      session,
+      times: new Map<number, number[]>([
+        [1, []],
+        [32, []],
+      ]),
+    });
   }
 }
+const feeds = new Map(
+  [1, 32].map((batch) => [
+    batch,
+    { [INPUT_NAME]: new ort.Tensor("float32", images.slice(0, batch * 784), [batch, 28, 28, 1]) },
+  ]),
+);
+for (const v of variants) for (const feed of feeds.values()) await v.session.run(feed);
+const rounds = 10;
+for (let round = 0; round < rounds; round++) {
+  for (const v of variants) {
+    for (const [batch, feed] of feeds) {
+      const turns = batch === 1 ? Math.ceil(repeats / rounds) : Math.max(2, Math.ceil(repeats / rounds / 10));
+      for (let i = 0; i < turns; i++) {
+        const start = performance.now();
+        await v.session.run(feed);
+        v.times.get(batch)?.push(performance.now() - start);
+      }
+    }
+  }
+}
+const results = variants.map((v) => {
+  const single = summary(1, v.times.get(1) ?? []);
+  const batch32 = summary(32, v.times.get(32) ?? []);
+  console.log(
+    `${v.layout} ${v.precision}: single p50 ${single.p50Ms.toFixed(2)} ms, batch-32 p50 ${batch32.p50Ms.toFixed(2)} ms`,
+  );
+  return { layout: v.layout, precision: v.precision, bytes: v.bytes, single, batch32 };
+});
 await mkdir("bench/results", { recursive: true });
-const summary = {
+const output = {
   runtime: `onnxruntime-web ${ort.env.versions.web} wasm, 1 thread, Node ${process.version}`,
   model: values.run ? runDir : "random cross-stitch model (train/model.ts buildModel, 2 tasks)",
   measuredAt: new Date().toISOString(),
+  method: "all variants alternate in 10 rounds; p50 over every run of a variant",
+  loadAverageAtEnd: loadavg(),
+  cpus: cpus().length,
   results,
 };
-await writeFile(RESULTS, `${JSON.stringify(summary, null, 2)}\n`);
+await writeFile(RESULTS, `${JSON.stringify(output, null, 2)}\n`);
 console.log(`wrote ${RESULTS}`);

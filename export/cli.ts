@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     options: {
       run: { type: "string" },
       out: { type: "string", default: "artifacts" },
-      layout: { type: "string", default: "fused" },
+      layout: { type: "string", default: "per_tower" },
       "calibration-samples": { type: "string" },
       "selection-samples": { type: "string" },
       data_dir: { type: "string" },

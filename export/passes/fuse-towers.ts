@@ -26,6 +26,7 @@ import {
   type Tensor,
 } from "../graph.ts";
 import { inferShapes } from "../shapes.ts";
+import { denseAsConvKernel } from "./dense-to-conv.ts";
 
 interface Wide {
   /** The wide tensor [B, N*C, H, W]. */
@@ -83,16 +84,6 @@ function findStart(graph: Graph): GraphNode[] | undefined {
     if (convs) return convs;
   }
   return undefined;
-}
-
-/** Flatten -> Gemm(K = C*H*W -> F) as a conv with an H x W kernel: Gemm row c*H*W + s is kernel [f, c, s]. */
-function denseAsConvKernel(weight: Tensor, channels: number, height: number, width: number): Tensor {
-  const [rows, features] = weight.dims as [number, number];
-  const w = floatData(weight);
-  const out = new Float32Array(w.length);
-  for (let r = 0; r < rows; r++)
-    for (let f = 0; f < features; f++) out[f * rows + r] = w[r * features + f] as number;
-  return floatTensor([features, channels, height, width], out);
 }
 
 export function fuseTowers(graph: Graph): Graph {

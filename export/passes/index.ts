@@ -3,6 +3,7 @@
 // before towers are merged, so merging sees plain conv/dense layers.
 import type { Graph } from "../graph.ts";
 import { crossStitchToElementwise } from "./cross-stitch-to-elementwise.ts";
+import { denseToConv } from "./dense-to-conv.ts";
 import { dropDropout } from "./drop-dropout.ts";
 import { foldBatchNorm } from "./fold-batch-norm.ts";
 import { fuseTowers } from "./fuse-towers.ts";
@@ -12,7 +13,7 @@ export type GraphLayout = "per_tower" | "fused";
 export type Pass = (graph: Graph) => Graph;
 
 export const PASSES: Readonly<Record<GraphLayout, readonly Pass[]>> = {
-  per_tower: [dropDropout, foldBatchNorm, crossStitchToElementwise],
+  per_tower: [dropDropout, foldBatchNorm, denseToConv, crossStitchToElementwise],
   fused: [dropDropout, foldBatchNorm, fuseTowers, crossStitchToElementwise],
 };
 

@@ -1,6 +1,6 @@
 // All-or-nothing output: files are written into a staging folder next to the
 // output folder and moved in by rename only once every one of them exists.
-import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { ExportError } from "./run-folder.ts";
 
@@ -42,6 +42,8 @@ export async function stageOutput(outDir: string): Promise<StagedOutput> {
     write: (file, contents) => writeFile(join(stage, file), contents),
     async commit() {
       try {
+        // mkdtemp creates the folder private (0700); the output is meant to be shared.
+        await chmod(stage, 0o755);
         await rename(stage, target);
         return;
       } catch {

@@ -63,15 +63,22 @@ async function writeTensors(dir: string, tensors: { name: string; tensor: tf.Ten
   fs.writeFileSync(path.join(dir, "tensors.json"), JSON.stringify(entries));
 }
 
-function readTensors(dir: string): Map<string, tf.Tensor> {
+function readArrays(dir: string): Map<string, { shape: number[]; values: Float32Array }> {
   const entries = readJson<TensorEntry[]>(path.join(dir, "tensors.json"));
   const bytes = fs.readFileSync(path.join(dir, "tensors.bin"));
   const all = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-  const tensors = new Map<string, tf.Tensor>();
+  const arrays = new Map<string, { shape: number[]; values: Float32Array }>();
   for (const { name, shape, offset } of entries) {
     const size = shape.reduce((a, b) => a * b, 1);
-    tensors.set(name, tf.tensor(all.slice(offset, offset + size), shape, "float32"));
+    arrays.set(name, { shape, values: all.slice(offset, offset + size) });
   }
+  return arrays;
+}
+
+function readTensors(dir: string): Map<string, tf.Tensor> {
+  const tensors = new Map<string, tf.Tensor>();
+  for (const [name, { shape, values }] of readArrays(dir))
+    tensors.set(name, tf.tensor(values, shape, "float32"));
   return tensors;
 }
 
@@ -125,10 +132,24 @@ export function latestCheckpointEpoch(runDir: string): number | null {
   return fs.existsSync(file) ? readJson<CheckpointState>(file).epoch : null;
 }
 
-export function loadCheckpoint(runDir: string): Checkpoint {
+function latestCheckpointDir(runDir: string): string {
   const root = path.join(runDir, "checkpoints");
-  const latest = readJson<CheckpointState & { checkpoint: string }>(path.join(root, LATEST));
-  const dir = path.join(root, latest.checkpoint);
+  return path.join(root, readJson<{ checkpoint: string }>(path.join(root, LATEST)).checkpoint);
+}
+
+/** The model weights of the latest checkpoint as plain arrays, by saved name (no TensorFlow needed). */
+export function checkpointWeightArrays(
+  runDir: string,
+): Map<string, { shape: number[]; values: Float32Array }> {
+  const weights = new Map<string, { shape: number[]; values: Float32Array }>();
+  for (const [name, array] of readArrays(latestCheckpointDir(runDir))) {
+    if (name.startsWith("weight:")) weights.set(name.slice("weight:".length), array);
+  }
+  return weights;
+}
+
+export function loadCheckpoint(runDir: string): Checkpoint {
+  const dir = latestCheckpointDir(runDir);
   const state = readJson<CheckpointState>(path.join(dir, "state.json"));
   const tensors = readTensors(dir);
   const pick = (prefix: string) =>

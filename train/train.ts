@@ -27,6 +27,9 @@ import { type EpochMetrics, type RunSummary, summarize } from "./summary.ts";
 import { DEFAULT_TASKS, loadTaskFile, TaskFileError, type TaskSpec, taskLabels } from "./tasks.ts";
 import * as tf from "./tf.ts";
 
+/** In-epoch progress lines every this many batches (a full epoch is 469). */
+const PROGRESS_EVERY = 100;
+
 export class RunFolderError extends Error {
   override name = "RunFolderError";
 }
@@ -184,6 +187,10 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
             dropoutSeeds: tasks.map((_, t) => [config.seed * 64 + t, epoch * 100_000 + b]),
           });
         });
+        if ((b + 1) % PROGRESS_EVERY === 0 && b + 1 < batchesPerEpoch) {
+          const rate = ((b + 1) * config.n_batch_size) / ((performance.now() - started) / 1000);
+          log(`  epoch ${epoch}: ${b + 1}/${batchesPerEpoch} batches, ${rate.toFixed(0)} img/s`);
+        }
       }
       const trainSeconds = (performance.now() - started) / 1000;
       const losses = await trainer.takeLosses();

@@ -42,16 +42,34 @@ function show(message, isError) {
   status.className = isError ? "error" : "";
 }
 
+// Photos can be far larger than the worker accepts (3 MP) and the model needs
+// (28x28): shrink to at most 256 px a side here. What the browser cannot decode
+// goes up unchanged, so the worker's own error message is shown.
+async function shrink(file) {
+  try {
+    const bitmap = await createImageBitmap(file);
+    const scale = Math.min(1, 256 / Math.max(bitmap.width, bitmap.height));
+    const canvas = document.createElement("canvas");
+    canvas.width = Math.max(1, Math.round(bitmap.width * scale));
+    canvas.height = Math.max(1, Math.round(bitmap.height * scale));
+    canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    return await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+  } catch {
+    return file;
+  }
+}
+
 async function predict(file) {
   table.hidden = true;
   preview.src = URL.createObjectURL(file);
   preview.hidden = false;
   show("Predicting…", false);
-  const headers = { "content-type": file.type || "application/octet-stream" };
+  const upload = await shrink(file);
+  const headers = { "content-type": upload.type || "application/octet-stream" };
   const token = document.getElementById("token").value;
   if (token) headers.authorization = "Bearer " + token;
   try {
-    const response = await fetch("/v1/predict", { method: "POST", headers, body: file });
+    const response = await fetch("/v1/predict", { method: "POST", headers, body: upload });
     const body = await response.json();
     if (!response.ok) return show(body.error ? body.error.message : "HTTP " + response.status, true);
     const rows = table.tBodies[0];

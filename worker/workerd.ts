@@ -4,6 +4,7 @@
 import * as ort from "onnxruntime-web/wasm";
 import ortWasmModule from "../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm";
 import { createApp } from "./index.ts";
+import { ModelHolder } from "./inference.ts";
 
 // Any non-empty wasmBinary makes ORT use its built-in Emscripten loader (no
 // script URL, no fetch); these bytes are never compiled.
@@ -11,10 +12,27 @@ const placeholder = new Uint8Array([0]);
 ort.env.wasm.wasmBinary = placeholder;
 
 const instantiate = WebAssembly.instantiate.bind(WebAssembly);
+/** ORT's linear memory (imported by the threaded build, exported otherwise), kept to report the wasm heap. */
+let ortMemory: WebAssembly.Memory | undefined;
+
+function findMemory(...namespaces: unknown[]): WebAssembly.Memory | undefined {
+  for (const namespace of namespaces) {
+    if (namespace instanceof WebAssembly.Memory) return namespace;
+    if (namespace && typeof namespace === "object") {
+      const found = findMemory(...Object.values(namespace));
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
 WebAssembly.instantiate = ((source: BufferSource | WebAssembly.Module, imports?: WebAssembly.Imports) => {
   if (source instanceof WebAssembly.Module) return instantiate(source, imports);
   // Only the placeholder reaches here as bytes: answer with the precompiled module.
-  return instantiate(ortWasmModule, imports).then((instance) => ({ instance, module: ortWasmModule }));
+  return instantiate(ortWasmModule, imports).then((instance) => {
+    ortMemory = findMemory(imports, instance.exports);
+    return { instance, module: ortWasmModule };
+  });
 }) as typeof WebAssembly.instantiate;
 
-export default createApp();
+export default createApp(new ModelHolder(), { wasmHeapBytes: () => ortMemory?.buffer.byteLength });

@@ -68,8 +68,14 @@ test("the page shows both predictions for a picked file and a dropped file, and 
   await page.goto(`${worker.url}/`);
   assert.equal(await page.title(), "stitch-edge");
 
+  const pageErrors: string[] = [];
+  page.on("pageerror", (error) => pageErrors.push(error.message));
   const shownLabels = async () => {
-    await page.waitForSelector("#results:not([hidden])", { timeout: 20_000 });
+    await page.waitForSelector("#results:not([hidden])", { timeout: 20_000 }).catch(async (error: Error) => {
+      throw new Error(
+        `${error.message}\nstatus: ${await page.textContent("#status")}\npage errors: ${pageErrors}`,
+      );
+    });
     const rows = await page.$$eval("#results tbody tr", (trs) =>
       trs.map((tr) => [tr.getAttribute("data-task") ?? "", tr.children[1]?.textContent ?? ""]),
     );
@@ -98,6 +104,21 @@ test("the page shows both predictions for a picked file and a dropped file, and 
   await page.waitForFunction(() => document.getElementById("status")?.textContent?.startsWith("Model"));
   assert.notEqual(await page.getAttribute("#preview", "src"), pickedPreview, "the drop replaced the preview");
   assert.deepEqual(await shownLabels(), await apiLabels(second));
+
+  // 2400x1800 is over the worker's 3 MP limit: the page shrinks it before sending.
+  const photo = await sharp(first).resize(2400, 1800).jpeg().toBuffer();
+  const tooLarge = await fetch(`${worker.url}/v1/predict`, {
+    method: "POST",
+    headers: { "content-type": "image/jpeg" },
+    body: new Uint8Array(photo),
+  });
+  assert.equal(tooLarge.status, 413);
+  await page.setInputFiles("#file", { name: "photo.jpg", mimeType: "image/jpeg", buffer: photo });
+  await page.waitForFunction(() => document.getElementById("status")?.textContent?.startsWith("Model"));
+  assert.deepEqual(
+    Object.keys(await shownLabels()),
+    fixture.manifest.tasks.map((t) => t.name),
+  );
 
   await page.setInputFiles("#file", {
     name: "broken.png",

@@ -1,13 +1,14 @@
 // Shared by the worker tests: fixture artifacts, a directory standing in for
 // the ASSETS binding under Node, real Fashion-MNIST test images, and a real
-// workerd started through `wrangler dev` (one per test file).
+// workerd started through `wrangler dev` (one per test file). Only tests and
+// benchmarks use the training loader; the worker itself imports nothing from train/.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, normalize as normalizePath } from "node:path";
-import { gunzipSync } from "node:zlib";
 import type { Manifest } from "../../export/manifest.ts";
+import { loadFashionMnist } from "../../train/data.ts";
 import type { AssetFetcher } from "../../worker/inference.ts";
 import { stageAssets } from "../../worker/stage-assets.ts";
 import { writeFixtureArtifacts } from "../fixtures/make-model.ts";
@@ -47,23 +48,18 @@ export function directoryAssets(dir: string): AssetFetcher {
   };
 }
 
-const FASHION_MNIST_IMAGES = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
-const FASHION_MNIST_LABELS = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
-
-/** The first `count` Fashion-MNIST test images (784 bytes each) and labels, read from the IDX files. */
+/** The first `count` Fashion-MNIST test images (784 bytes each) and labels, from the project's loader. */
 export async function loadTestImages(count: number): Promise<{ images: Uint8Array[]; labels: number[] }> {
-  const images = gunzipSync(await readFile(FASHION_MNIST_IMAGES));
-  const labels = gunzipSync(await readFile(FASHION_MNIST_LABELS));
-  if (images.readUInt32BE(0) !== 2051 || labels.readUInt32BE(0) !== 2049) throw new Error("not IDX files");
-  const available = images.readUInt32BE(4);
-  if (count > available) throw new Error(`asked for ${count} images, the file has ${available}`);
+  const { test } = await loadFashionMnist({ log: () => {} });
+  if (count > test.count) throw new Error(`asked for ${count} images, the test split has ${test.count}`);
   return {
-    images: Array.from({ length: count }, (_, i) => images.subarray(16 + i * 784, 16 + (i + 1) * 784)),
-    labels: Array.from(labels.subarray(8, 8 + count)),
+    images: Array.from({ length: count }, (_, i) => test.images.subarray(i * 784, (i + 1) * 784)),
+    labels: Array.from(test.labels.subarray(0, count)),
   };
 }
 
-async function freePort(): Promise<number> {
+/** A port nothing listens on (at the moment of asking). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -77,6 +73,8 @@ async function freePort(): Promise<number> {
 
 export interface RunningWorker {
   url: string;
+  /** The wrangler process; workerd runs as its descendant. */
+  pid: number;
   /** Everything wrangler and the worker printed, for failure messages. */
   output(): string;
   stop(): Promise<void>;
@@ -136,7 +134,7 @@ export async function startWorkerd(
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return { url, output: () => output, stop };
+  return { url, pid: child.pid ?? -1, output: () => output, stop };
 }
 
 /** A JSON body of pixels in the shape POST /v1/predict takes. */

@@ -112,6 +112,19 @@ describe("turning an image into model pixels", () => {
       .png()
       .toBuffer();
     assert.ok(maxDifference(await pipeline(clear), new Uint8Array(MODEL_PIXELS)) < 1e-9);
+    // Gray + alpha: an opaque black frame around a transparent centre reads as a white object on black.
+    const grayAlpha = new Uint8Array(28 * 28 * 2).map((_, i) => {
+      const [row, column] = [Math.floor(i / 56), Math.floor(i / 2) % 28];
+      const frame = row < 4 || row >= 24 || column < 4 || column >= 24;
+      return i % 2 === 0 ? 0 : frame ? 255 : 0;
+    });
+    const framed = await sharp(grayAlpha, { raw: { width: 28, height: 28, channels: 2 } })
+      .toColourspace("b-w")
+      .png()
+      .toBuffer();
+    assert.equal((await sharp(framed).metadata()).channels, 2);
+    const pixels = await pipeline(framed);
+    assert.deepEqual([pixels[0], pixels[14 * 28 + 14]], [0, 255]);
   });
 
   test("a wide image is centred on a square of its border colour", async () => {

@@ -48,7 +48,8 @@ function softmax(logits: ArrayLike<number>): number[] {
 }
 
 test(`workerd answers ${IMAGES} PNG test images as onnxruntime-node does on the same graph`, async () => {
-  const { images } = await loadTestImages(IMAGES);
+  const { images, labels } = await loadTestImages(IMAGES);
+  let fashionCorrect = 0;
   const { mean, std, kind } = manifest.normalization;
   const batch = new Float32Array(IMAGES * 784);
   images.forEach((image, n) => {
@@ -87,6 +88,7 @@ test(`workerd answers ${IMAGES} PNG test images as onnxruntime-node does on the 
       const expected = scores.indexOf(Math.max(...scores));
       const got = predictions[0]?.[task.name];
       assert.ok(got, `image ${n}: task ${task.name} missing`);
+      if (task.name === "fashion" && got.index === labels[n]) fashionCorrect += 1;
       const gap = Math.abs(got.score - (scores[expected] ?? 0));
       worstScoreGap = Math.max(worstScoreGap, gap);
       // A near-tie may flip between the two runtimes; then both classes must score within tolerance.
@@ -101,7 +103,13 @@ test(`workerd answers ${IMAGES} PNG test images as onnxruntime-node does on the 
       assert.ok(gap < SCORE_TOLERANCE, `image ${n} task ${task.name}: score gap ${gap}`);
     }
   }
+  const accuracy = fashionCorrect / IMAGES;
   console.log(
-    `parity: ${IMAGES} images, ${manifest.modelId}, worst score gap ${worstScoreGap.toExponential(2)}`,
+    `parity: ${IMAGES} images, ${manifest.modelId}, worst score gap ${worstScoreGap.toExponential(2)}, ` +
+      `fashion accuracy through the worker ${accuracy}`,
   );
+  // A trained export must also be right: within 10 points of its manifest's int8 accuracy on 100 images.
+  const fashion = manifest.tasks.find((task) => task.name === "fashion");
+  if (process.env.STITCH_ARTIFACTS && fashion)
+    assert.ok(accuracy >= fashion.accuracy.int8 - 0.1, `accuracy ${accuracy}`);
 });

@@ -175,7 +175,9 @@ describe("in workerd", () => {
     }
     assert.ok((outcomes.get(400) ?? 0) > FUZZ_CASES / 2, `outcomes ${JSON.stringify([...outcomes])}`);
     const health = await request("/health");
-    assert.deepEqual(await health.json(), { status: "ok", modelLoaded: true });
+    const { status, modelLoaded, wasmHeapBytes } = (await health.json()) as Record<string, unknown>;
+    assert.deepEqual([status, modelLoaded], ["ok", true]);
+    assert.ok(typeof wasmHeapBytes === "number" && wasmHeapBytes > 1 << 20 && wasmHeapBytes < 128 << 20);
     assert.equal((await predict(png, "image/png")).status, 200);
   });
 });

@@ -1,0 +1,114 @@
+// Shared by the worker benchmarks: which graph to measure, staging it for
+// workerd, percentiles, workerd's memory, and writing bench/results/*.json.
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Manifest } from "../export/manifest.ts";
+import { stageAssets } from "../worker/stage-assets.ts";
+import { BENCH_ARTIFACTS_DIR, writeBenchArtifacts } from "./worker-model.ts";
+
+/** The issue's goals, next to which every figure is reported. */
+export const GOALS = {
+  singleP50Ms: 1.5,
+  batch32P50Ms: 20,
+  coldStartMs: 250,
+  wasmHeapMiB: 32,
+  gzipBundleMB: 3.7,
+};
+
+/**
+ * The graph to measure: $STITCH_ARTIFACTS, else artifacts/ when the export
+ * stage has written it, else the random-weight stand-in of the same architecture.
+ */
+export async function benchArtifacts(): Promise<string> {
+  const chosen =
+    process.env.STITCH_ARTIFACTS ?? (existsSync("artifacts/manifest.json") ? "artifacts" : undefined);
+  if (chosen) return resolve(chosen);
+  const dir = resolve(BENCH_ARTIFACTS_DIR);
+  if (!existsSync(join(dir, "manifest.json"))) await writeBenchArtifacts(dir);
+  return dir;
+}
+
+/** Stages the graph into a fresh assets folder for workerd; returns it with the manifest. */
+export async function stageBenchAssets(): Promise<{
+  assetsDir: string;
+  artifactsDir: string;
+  manifest: Manifest;
+}> {
+  const artifactsDir = await benchArtifacts();
+  const assetsDir = await mkdtemp(join(tmpdir(), "stitch-edge-bench-"));
+  return { assetsDir, artifactsDir, manifest: await stageAssets(artifactsDir, assetsDir) };
+}
+
+export interface Summary {
+  n: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  mean: number;
+  max: number;
+}
+
+export function summarize(values: number[]): Summary {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+  const round = (v: number) => Math.round(v * 1000) / 1000;
+  return {
+    n: sorted.length,
+    p50: round(at(0.5)),
+    p95: round(at(0.95)),
+    p99: round(at(0.99)),
+    mean: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)),
+    max: round(sorted[sorted.length - 1] ?? Number.NaN),
+  };
+}
+
+/** Resident memory (bytes) of the workerd processes under the wrangler process `rootPid`. */
+export async function workerdRssBytes(rootPid: number): Promise<number> {
+  const { readdir } = await import("node:fs/promises");
+  const parents = new Map<number, number>();
+  const names = new Map<number, string>();
+  for (const entry of await readdir("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+    const match = /^\d+ \((.*)\) \S (\d+)/.exec(stat);
+    if (!match) continue;
+    names.set(pid, match[1] ?? "");
+    parents.set(pid, Number(match[2]));
+  }
+  const descends = (pid: number): boolean => {
+    for (let p = pid, hops = 0; p > 1 && hops < 50; hops++) {
+      if (p === rootPid) return true;
+      p = parents.get(p) ?? 1;
+    }
+    return false;
+  };
+  let total = 0;
+  for (const [pid, name] of names) {
+    if (name !== "workerd" || !descends(pid)) continue;
+    const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+    total += Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+  }
+  return total;
+}
+
+/** Writes bench/results/worker-<name>.json with the machine's context. */
+export async function writeResult(name: string, figures: Record<string, unknown>): Promise<string> {
+  const dir = resolve("bench/results");
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, `worker-${name}.json`);
+  const context = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    loadAverage1m: loadavg()[0],
+  };
+  await writeFile(path, `${JSON.stringify({ context, ...figures }, null, 2)}\n`);
+  return path;
+}
+
+const MiB = 1024 * 1024;
+export const toMiB = (bytes: number) => Math.round((bytes / MiB) * 100) / 100;

@@ -1,0 +1,104 @@
+// The comparison report from two run folders: tables, plots, copies; unfinished runs say so.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { writeReport } from "../../train/report.ts";
+import { summarize } from "../../train/summary.ts";
+import { DEFAULT_TASKS } from "../../train/tasks.ts";
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), "stitch-report-"));
+
+function writeRun(
+  name: string,
+  crossStitch: boolean,
+  accuracies: [number, number][],
+  finished: boolean,
+): string {
+  const dir = path.join(root, name);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, "config.json"),
+    JSON.stringify({ n_epoch: 4, seed: 1, cross_stitch_enabled: crossStitch }),
+  );
+  fs.writeFileSync(path.join(dir, "tasks.json"), JSON.stringify(DEFAULT_TASKS));
+  const metrics = accuracies.map(([fashion, category], i) => ({
+    epoch: i + 1,
+    loss: { fashion: 1 / (i + 1), category: 0.5 / (i + 1) },
+    loss_total: 1.5 / (i + 1),
+    test_accuracy: { fashion, category },
+    test_accuracy_mean: (fashion + category) / 2,
+    seconds: 10,
+    images_per_second: 600,
+    alpha_self: crossStitch ? [0.9, 0.8, 0.7] : [],
+  }));
+  fs.writeFileSync(path.join(dir, "metrics.jsonl"), metrics.map((m) => `${JSON.stringify(m)}\n`).join(""));
+  if (finished) {
+    const alphas = crossStitch
+      ? [32, 64, 1024].map((c) =>
+          Array.from({ length: c }, () => [
+            [0.8, 0.2],
+            [0.3, 0.7],
+          ]),
+        )
+      : [];
+    const summary = summarize(crossStitch ? "cross_stitch" : "baseline", DEFAULT_TASKS, metrics, alphas);
+    fs.writeFileSync(path.join(dir, "summary.json"), JSON.stringify(summary));
+  }
+  return dir;
+}
+
+test("report: table of final, best and last-5 accuracy, PNG plots, copies of the run files", async () => {
+  const baseline = writeRun(
+    "baseline-s1",
+    false,
+    [
+      [0.8, 0.9],
+      [0.85, 0.92],
+      [0.84, 0.93],
+      [0.87, 0.91],
+    ],
+    true,
+  );
+  const stitched = writeRun(
+    "cross-stitch-s1",
+    true,
+    [
+      [0.82, 0.9],
+      [0.88, 0.95],
+      [0.87, 0.94],
+    ],
+    true,
+  );
+  const out = path.join(root, "report");
+  await writeReport(baseline, stitched, out);
+  for (const png of ["accuracy.png", "accuracy-mean.png", "loss.png", "alphas.png"]) {
+    const bytes = fs.readFileSync(path.join(out, png));
+    assert.equal(bytes.subarray(1, 4).toString(), "PNG", `${png} is not a PNG`);
+  }
+  const json = JSON.parse(fs.readFileSync(path.join(out, "comparison.json"), "utf8"));
+  assert.equal(json.baseline.final.epoch, 4);
+  assert.equal(json.baseline.best.epoch, 4);
+  assert.ok(Math.abs(json.baseline.final.mean - 0.89) < 1e-9);
+  assert.equal(json.cross_stitch.best.epoch, 2);
+  assert.ok(Math.abs(json.cross_stitch_minus_baseline_mean.best - (0.915 - 0.89)) < 1e-9);
+  const alphaMean = json.cross_stitch.alpha_means[0].mean.flat() as number[];
+  [0.8, 0.2, 0.3, 0.7].forEach((expected, k) => {
+    assert.ok(Math.abs((alphaMean[k] as number) - expected) < 1e-9, `alpha mean ${alphaMean}`);
+  });
+  const markdown = fs.readFileSync(path.join(out, "comparison.md"), "utf8");
+  assert.match(markdown, /\| baseline \| final \(epoch 4\) \| 87\.00 \| 91\.00 \| 89\.00 \|/);
+  assert.match(markdown, /\| cross-stitch \| best \(epoch 2\) \| 88\.00 \| 95\.00 \| 91\.50 \|/);
+  assert.ok(fs.existsSync(path.join(out, "runs", "cross-stitch-s1", "metrics.jsonl")));
+});
+
+test("report: a run still in progress is labelled with its epochs done", async () => {
+  const baseline = writeRun("baseline-running", false, [[0.8, 0.9]], false);
+  const stitched = writeRun("stitch-done", true, [[0.81, 0.9]], true);
+  const out = path.join(root, "report-progress");
+  await writeReport(baseline, stitched, out);
+  assert.match(fs.readFileSync(path.join(out, "comparison.md"), "utf8"), /IN PROGRESS: 1 of 4 epochs done/);
+});
+
+test.after(() => fs.rmSync(root, { recursive: true, force: true }));

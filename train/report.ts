@@ -1,0 +1,246 @@
+/**
+ * `npm run report -- --baseline runs/a --cross-stitch runs/b --out reports/x`: a side-by-side
+ * report of two run folders: accuracy and loss curves (PNG), the learned alphas (PNG), a table of
+ * final / best / last-5 test accuracy (markdown and JSON), and a copy of each run's config,
+ * metrics and summary. Runs still in progress are reported as such, from their epochs so far
+ * (alphas from the latest checkpoint).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { alphaSvg, lineChartSvg, type Series, writePng } from "./plot.ts";
+import {
+  checkpointWeightArrays,
+  latestCheckpointEpoch,
+  readJson,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from "./run-folder.ts";
+import { type AccuracyRow, type EpochMetrics, type RunSummary, summarize } from "./summary.ts";
+import type { TaskSpec } from "./tasks.ts";
+
+export class ReportError extends Error {
+  override name = "ReportError";
+}
+
+interface LoadedRun {
+  dir: string;
+  label: string;
+  config: { n_epoch: number; seed: number; cross_stitch_enabled: boolean; [key: string]: unknown };
+  tasks: TaskSpec[];
+  metrics: EpochMetrics[];
+  summary: RunSummary;
+  finished: boolean;
+}
+
+function nested(flat: Float32Array, shape: number[]): number[][][] {
+  const [rows = 0, n = 0] = shape;
+  return Array.from({ length: rows }, (_, r) =>
+    Array.from({ length: n }, (_, i) =>
+      Array.from({ length: n }, (_, j) => flat[r * n * n + i * n + j] as number),
+    ),
+  );
+}
+
+function loadRun(dir: string, label: string): LoadedRun {
+  const need = (file: string) => {
+    const full = path.join(dir, file);
+    if (!fs.existsSync(full))
+      throw new ReportError(`${dir}: no ${file} (is it a run folder with at least one epoch?)`);
+    return full;
+  };
+  const config = readJson<LoadedRun["config"]>(need("config.json"));
+  const tasks = readJson<TaskSpec[]>(need("tasks.json"));
+  const metrics = fs
+    .readFileSync(need("metrics.jsonl"), "utf8")
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as EpochMetrics);
+  if (metrics.length === 0) throw new ReportError(`${dir}: metrics.jsonl holds no epoch yet`);
+  const summaryFile = path.join(dir, "summary.json");
+  const finished = fs.existsSync(summaryFile);
+  let summary: RunSummary;
+  if (finished) {
+    summary = readJson<RunSummary>(summaryFile);
+  } else {
+    const hasCheckpoint = latestCheckpointEpoch(dir) !== null;
+    const weights = config.cross_stitch_enabled && hasCheckpoint ? checkpointWeightArrays(dir) : new Map();
+    const alphas = [1, 2, 3]
+      .map((u) => weights.get(`cross_stitch_${u}/alpha`))
+      .filter((a) => a !== undefined)
+      .map((a) => nested(a.values, a.shape));
+    summary = summarize(config.cross_stitch_enabled ? "cross_stitch" : "baseline", tasks, metrics, alphas);
+  }
+  return { dir, label, config, tasks, metrics, summary, finished };
+}
+
+const percent = (x: number) => (x * 100).toFixed(2);
+
+function tableRows(run: LoadedRun): string[] {
+  const cells = (row: AccuracyRow) => [
+    ...run.tasks.map((t) => percent(row.per_task[t.name] as number)),
+    percent(row.mean),
+  ];
+  const s = run.summary;
+  return [
+    `| ${run.label} | final (epoch ${s.final.epoch}) | ${cells(s.final).join(" | ")} |`,
+    `| ${run.label} | best (epoch ${s.best.epoch}) | ${cells(s.best).join(" | ")} |`,
+    `| ${run.label} | mean of epochs ${s.last5.epochs[0]}-${s.last5.epochs[s.last5.epochs.length - 1]} | ${cells(s.last5).join(" | ")} |`,
+  ];
+}
+
+function status(run: LoadedRun): string {
+  return run.finished
+    ? `finished, ${run.metrics.length} epochs`
+    : `IN PROGRESS: ${run.metrics.length} of ${run.config.n_epoch} epochs done`;
+}
+
+export async function writeReport(
+  baselineDir: string,
+  crossStitchDir: string,
+  outDir: string,
+): Promise<void> {
+  const baseline = loadRun(baselineDir, "baseline");
+  const stitched = loadRun(crossStitchDir, "cross-stitch");
+  const taskNames = baseline.tasks.map((t) => t.name);
+  if (JSON.stringify(taskNames) !== JSON.stringify(stitched.tasks.map((t) => t.name))) {
+    throw new ReportError(
+      `the runs have different tasks: ${taskNames} vs ${stitched.tasks.map((t) => t.name)}`,
+    );
+  }
+  fs.mkdirSync(outDir, { recursive: true });
+
+  const colors = { baseline: "#d62728", "cross-stitch": "#1f77b4" };
+  const accuracySeries: Series[] = [baseline, stitched].flatMap((run) => [
+    {
+      label: `${run.label} mean`,
+      color: colors[run.label as keyof typeof colors],
+      points: run.metrics.map((m) => [m.epoch, m.test_accuracy_mean] as [number, number]),
+    },
+    ...run.tasks.map((t) => ({
+      label: `${run.label} ${t.name}`,
+      color: colors[run.label as keyof typeof colors],
+      dashed: true,
+      points: run.metrics.map((m) => [m.epoch, m.test_accuracy[t.name] as number] as [number, number]),
+    })),
+  ]);
+  await writePng(
+    path.join(outDir, "accuracy.png"),
+    lineChartSvg({
+      title: "Test accuracy (10k test set) per epoch",
+      xLabel: "epoch",
+      yLabel: "accuracy",
+      series: accuracySeries,
+    }),
+  );
+  const meanOnly = accuracySeries.filter((s) => s.label.endsWith(" mean"));
+  await writePng(
+    path.join(outDir, "accuracy-mean.png"),
+    lineChartSvg({
+      title: "Mean test accuracy over the tasks",
+      xLabel: "epoch",
+      yLabel: "accuracy",
+      series: meanOnly,
+    }),
+  );
+  await writePng(
+    path.join(outDir, "loss.png"),
+    lineChartSvg({
+      title: "Training loss per epoch (sum of task cross-entropies + L2)",
+      xLabel: "epoch",
+      yLabel: "loss",
+      series: [baseline, stitched].map((run) => ({
+        label: run.label,
+        color: colors[run.label as keyof typeof colors],
+        points: run.metrics.map((m) => [m.epoch, m.loss_total] as [number, number]),
+      })),
+    }),
+  );
+  const units = stitched.summary.alphas.map((a) => ({ unit: a.unit, values: a.values }));
+  if (units.length > 0) await writePng(path.join(outDir, "alphas.png"), alphaSvg(units, taskNames));
+
+  const header = `| run | epoch | ${taskNames.join(" | ")} | mean |`;
+  const divider = `|${" --- |".repeat(taskNames.length + 3)}`;
+  const delta = (pick: (s: RunSummary) => AccuracyRow) =>
+    ((pick(stitched.summary).mean - pick(baseline.summary).mean) * 100).toFixed(2);
+  const markdown = [
+    "# Baseline vs cross-stitch: test accuracy (%)",
+    "",
+    `- baseline: \`${baseline.dir}\` (seed ${baseline.config.seed}), ${status(baseline)}`,
+    `- cross-stitch: \`${stitched.dir}\` (seed ${stitched.config.seed}), ${status(stitched)}`,
+    "",
+    header,
+    divider,
+    ...tableRows(baseline),
+    ...tableRows(stitched),
+    "",
+    `Cross-stitch minus baseline, mean accuracy (points): final ${delta((s) => s.final)}, best ${delta((s) => s.best)}, last-5 mean ${delta((s) => s.last5)}.`,
+    "",
+    "Plots: `accuracy.png` (mean solid, tasks dashed), `accuracy-mean.png`, `loss.png`, `alphas.png`.",
+    "",
+  ].join("\n");
+  writeFileAtomic(path.join(outDir, "comparison.md"), markdown);
+  const runJson = (run: LoadedRun) => ({
+    dir: run.dir,
+    finished: run.finished,
+    epochs_done: run.metrics.length,
+    n_epoch: run.config.n_epoch,
+    seed: run.config.seed,
+    final: run.summary.final,
+    best: run.summary.best,
+    last5: run.summary.last5,
+    alpha_means: run.summary.alphas.map((a) => ({ unit: a.unit, shape: a.shape, mean: a.mean })),
+  });
+  writeJsonAtomic(path.join(outDir, "comparison.json"), {
+    tasks: taskNames,
+    baseline: runJson(baseline),
+    cross_stitch: runJson(stitched),
+    cross_stitch_minus_baseline_mean: {
+      final: stitched.summary.final.mean - baseline.summary.final.mean,
+      best: stitched.summary.best.mean - baseline.summary.best.mean,
+      last5: stitched.summary.last5.mean - baseline.summary.last5.mean,
+    },
+  });
+  for (const run of [baseline, stitched]) {
+    const copyDir = path.join(outDir, "runs", path.basename(run.dir));
+    for (const file of ["config.json", "tasks.json", "normalization.json", "metrics.jsonl", "summary.json"]) {
+      const from = path.join(run.dir, file);
+      if (fs.existsSync(from)) writeFileAtomic(path.join(copyDir, file), fs.readFileSync(from));
+    }
+  }
+}
+
+function parseReportArgs(argv: string[]): { baseline: string; crossStitch: string; out: string } {
+  const values = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i] as string;
+    const [flag, inline] = token.includes("=")
+      ? [token.slice(0, token.indexOf("=")), token.slice(token.indexOf("=") + 1)]
+      : [token, undefined];
+    if (!["--baseline", "--cross-stitch", "--out"].includes(flag))
+      throw new ReportError(`unknown argument ${token}`);
+    const value = inline ?? argv[++i];
+    if (value === undefined || value.startsWith("--")) throw new ReportError(`${flag}: missing value`);
+    values.set(flag, value);
+  }
+  const need = (flag: string) => {
+    const value = values.get(flag);
+    if (value === undefined) throw new ReportError(`${flag} is required`);
+    return value;
+  };
+  return { baseline: need("--baseline"), crossStitch: need("--cross-stitch"), out: need("--out") };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  try {
+    const args = parseReportArgs(process.argv.slice(2));
+    await writeReport(args.baseline, args.crossStitch, args.out);
+    console.log(fs.readFileSync(path.join(args.out, "comparison.md"), "utf8"));
+  } catch (error) {
+    if (!(error instanceof ReportError)) throw error;
+    console.error(
+      `report: ${error.message}\nusage: npm run report -- --baseline <run> --cross-stitch <run> --out <folder>`,
+    );
+    process.exitCode = 2;
+  }
+}

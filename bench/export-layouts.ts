@@ -1,0 +1,141 @@
+// Latency of the two graph layouts (per tower vs fused) in onnxruntime-web's
+// wasm build, one thread, under Node: single image and batch 32, float32 and
+// int8. `npm run bench:export -- [--run <run folder>]` (without a run folder,
+// a randomly initialised cross-stitch model: latency does not depend on the
+// weights). Writes bench/results/export-layouts.json.
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import * as ort from "onnxruntime-web";
+import { calibratedRange, collectHistograms } from "../export/calibrate.ts";
+import { INPUT_NAME, importModel } from "../export/import-model.ts";
+import { encodeOnnx } from "../export/onnx.ts";
+import { applyPasses, type GraphLayout } from "../export/passes/index.ts";
+import { activationParams, quantizedActivations, quantizeGraph } from "../export/quantize.ts";
+import { readRunFolder } from "../export/run-folder.ts";
+import { loadFashionMnist } from "../train/data.ts";
+import { normalizeImages } from "../train/dataset.ts";
+import { buildModel } from "../train/model.ts";
+import { DEFAULT_TASKS } from "../train/tasks.ts";
+
+const RESULTS = "bench/results/export-layouts.json";
+const { values } = parseArgs({
+  options: { run: { type: "string" }, repeats: { type: "string", default: "200" } },
+});
+const repeats = Number(values.repeats);
+
+async function randomRun(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "stitch-bench-run-"));
+  const config = {
+    cross_stitch_enabled: true,
+    alpha_mode: "channel",
+    alpha_init: "convex",
+    alpha_same: 0.9,
+    keep_prob: 0.8,
+    seed: 1,
+  } as const;
+  await mkdir(join(dir, "model"));
+  await buildModel(config, DEFAULT_TASKS).save(`file://${join(dir, "model")}`);
+  await writeFile(join(dir, "config.json"), JSON.stringify(config));
+  await writeFile(
+    join(dir, "normalization.json"),
+    JSON.stringify({ kind: "global", mean: [72.94], std: [90.02] }),
+  );
+  await writeFile(join(dir, "tasks.json"), JSON.stringify(DEFAULT_TASKS));
+  return dir;
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
+
+function summary(batch: number, times: number[]) {
+  const sorted = [...times].sort((a, b) => a - b);
+  const mean = times.reduce((a, b) => a + b, 0) / times.length;
+  return {
+    batch,
+    runs: times.length,
+    p50Ms: percentile(sorted, 0.5),
+    p90Ms: percentile(sorted, 0.9),
+    minMs: sorted[0],
+    meanMs: mean,
+  };
+}
+
+ort.env.wasm.numThreads = 1;
+const runDir = values.run ?? (await randomRun());
+const run = await readRunFolder(runDir);
+const data = await loadFashionMnist({ log: () => {} });
+const images = normalizeImages(data.test.images.subarray(0, 256 * 784), run.normalization);
+// The machine is shared: every variant runs in short turns, round after round, so load
+// changes hit all of them alike.
+const variants = [];
+for (const layout of ["per_tower", "fused"] as GraphLayout[]) {
+  const graph = applyPasses(importModel(run), layout);
+  const histograms = await collectHistograms(
+    (g) => encodeOnnx(g, ""),
+    graph,
+    INPUT_NAME,
+    images,
+    quantizedActivations(graph),
+  );
+  const params = new Map(
+    [...histograms].map(([n, h]) => [n, activationParams(calibratedRange(h, { kind: "minmax" }))]),
+  );
+  for (const [precision, model] of [
+    ["float32", encodeOnnx(graph, "")],
+    ["int8", encodeOnnx(quantizeGraph(graph, params), "")],
+  ] as const) {
+    const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: "all" });
+    variants.push({
+      layout,
+      precision,
+      bytes: model.length,
+      session,
+      times: new Map<number, number[]>([
+        [1, []],
+        [32, []],
+      ]),
+    });
+  }
+}
+const feeds = new Map(
+  [1, 32].map((batch) => [
+    batch,
+    { [INPUT_NAME]: new ort.Tensor("float32", images.slice(0, batch * 784), [batch, 28, 28, 1]) },
+  ]),
+);
+for (const v of variants) for (const feed of feeds.values()) await v.session.run(feed);
+const rounds = 10;
+for (let round = 0; round < rounds; round++) {
+  for (const v of variants) {
+    for (const [batch, feed] of feeds) {
+      const turns = batch === 1 ? Math.ceil(repeats / rounds) : Math.max(2, Math.ceil(repeats / rounds / 10));
+      for (let i = 0; i < turns; i++) {
+        const start = performance.now();
+        await v.session.run(feed);
+        v.times.get(batch)?.push(performance.now() - start);
+      }
+    }
+  }
+}
+const results = variants.map((v) => {
+  const single = summary(1, v.times.get(1) ?? []);
+  const batch32 = summary(32, v.times.get(32) ?? []);
+  console.log(
+    `${v.layout} ${v.precision}: single p50 ${single.p50Ms.toFixed(2)} ms, batch-32 p50 ${batch32.p50Ms.toFixed(2)} ms`,
+  );
+  return { layout: v.layout, precision: v.precision, bytes: v.bytes, single, batch32 };
+});
+await mkdir("bench/results", { recursive: true });
+const output = {
+  runtime: `onnxruntime-web ${ort.env.versions.web} wasm, 1 thread, Node ${process.version}`,
+  model: values.run ? runDir : "random cross-stitch model (train/model.ts buildModel, 2 tasks)",
+  measuredAt: new Date().toISOString(),
+  method: "all variants alternate in 10 rounds; p50 over every run of a variant",
+  loadAverageAtEnd: loadavg(),
+  cpus: cpus().length,
+  results,
+};
+await writeFile(RESULTS, `${JSON.stringify(output, null, 2)}\n`);
+console.log(`wrote ${RESULTS}`);

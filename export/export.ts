@@ -1,0 +1,320 @@
+// The export pipeline: run folder -> folded float32 graph -> calibrated int8
+// graph -> parity on the full test set -> manifest and report, written only
+// when every check passes.
+import { createHash } from "node:crypto";
+import { loadFashionMnist, type Split } from "../train/data.ts";
+import { createRng, gather, normalizeImages, shuffledIndices } from "../train/dataset.ts";
+import { taskLabels } from "../train/tasks.ts";
+import { type CalibrationMethod, calibratedRange, collectHistograms, describeMethod } from "./calibrate.ts";
+import type { Graph } from "./graph.ts";
+import { hasCrossStitch, INPUT_NAME, importModel, logitsName } from "./import-model.ts";
+import { MANIFEST_FILE, type Manifest, parseManifest } from "./manifest.ts";
+import { encodeOnnx, OPSET } from "./onnx.ts";
+import { type Runtime, runAll } from "./ort-session.ts";
+import { stageOutput } from "./output-folder.ts";
+import { compareTask, type TaskComparison, type TaskLogits } from "./parity.ts";
+import { applyPasses, type GraphLayout } from "./passes/index.ts";
+import { activationParams, quantizedActivations, quantizeGraph } from "./quantize.ts";
+import { ExportError, type RunFolder, readRunFolder } from "./run-folder.ts";
+import { tfjsLogits } from "./tfjs-reference.ts";
+
+export const INT8_FILE = "model.int8.onnx";
+export const FLOAT32_FILE = "model.fp32.onnx";
+export const REPORT_FILE = "export-report.json";
+
+export interface Tolerances {
+  /** float32 ONNX vs tfjs, any logit. */
+  readonly maxLogitDelta: number;
+  /** int8 vs tfjs test accuracy, in percentage points, per task. */
+  readonly maxAccuracyDropPoints: number;
+  /** int8 vs tfjs predicted-class agreement, per task. */
+  readonly minAgreement: number;
+  /** int8 file bytes / float32 file bytes. */
+  readonly maxSizeRatio: number;
+}
+
+export const DEFAULT_TOLERANCES: Tolerances = {
+  maxLogitDelta: 1e-4,
+  maxAccuracyDropPoints: 0.3,
+  minAgreement: 0.995,
+  maxSizeRatio: 0.27,
+};
+
+export const CALIBRATION_METHODS: readonly CalibrationMethod[] = [
+  { kind: "minmax" },
+  { kind: "percentile", percentile: 99.99 },
+  { kind: "percentile", percentile: 99.999 },
+  { kind: "entropy" },
+];
+
+export interface ExportOptions {
+  readonly runDir: string;
+  readonly outDir: string;
+  readonly layout: GraphLayout;
+  readonly tolerances: Tolerances;
+  /** Training images the activation ranges are calibrated on. */
+  readonly calibrationSamples: number;
+  /** Other training images the calibration method is chosen on (never the test set). */
+  readonly selectionSamples: number;
+  /** Test images for parity; the full test set unless a test asks for fewer. */
+  readonly testLimit?: number;
+  readonly dataDir?: string;
+  readonly log: (line: string) => void;
+}
+
+interface Check {
+  readonly name: string;
+  readonly value: number;
+  readonly limit: number;
+  readonly passed: boolean;
+}
+
+function failIfAny(checks: readonly Check[]): void {
+  const failed = checks.filter((c) => !c.passed);
+  if (failed.length === 0) return;
+  const lines = failed.map((c) => `  ${c.name}: ${c.value} (limit ${c.limit})`);
+  throw new ExportError(`parity failed, nothing written:\n${lines.join("\n")}`);
+}
+
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+async function graphLogits(model: Uint8Array, runtime: Runtime, images: Float32Array, run: RunFolder) {
+  const outputs = await runAll(
+    model,
+    runtime,
+    INPUT_NAME,
+    images,
+    run.tasks.map((t) => logitsName(t.name)),
+  );
+  return run.tasks.map(
+    (t): TaskLogits => ({
+      classes: t.classes.length,
+      values: outputs.get(logitsName(t.name)) as Float32Array,
+    }),
+  );
+}
+
+function compareAll(run: RunFolder, reference: TaskLogits[], candidate: TaskLogits[], split: Split) {
+  return run.tasks.map((t, i) =>
+    compareTask(t.name, reference[i] as TaskLogits, candidate[i] as TaskLogits, taskLabels(t, split.labels)),
+  );
+}
+
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+
+/** Calibrates on one training slice, quantizes with each method, keeps the one closest to float32 on another. */
+async function quantizeBest(
+  options: ExportOptions,
+  run: RunFolder,
+  graph: Graph,
+  calibration: Float32Array,
+  selection: Split,
+) {
+  const histograms = await collectHistograms(
+    (g) => encodeOnnx(g, ""),
+    graph,
+    INPUT_NAME,
+    calibration,
+    quantizedActivations(graph),
+  );
+  const selectionImages = normalizeImages(selection.images, run.normalization);
+  const float32 = await graphLogits(encodeOnnx(graph, ""), "native", selectionImages, run);
+  const candidates = [];
+  for (const method of CALIBRATION_METHODS) {
+    const params = new Map(
+      [...histograms].map(([name, h]) => [name, activationParams(calibratedRange(h, method))]),
+    );
+    const int8Graph = quantizeGraph(graph, params);
+    // Judged in the wasm runtime the worker ships: native x86 int8 kernels without VNNI saturate.
+    const int8 = await graphLogits(encodeOnnx(int8Graph, ""), "wasm", selectionImages, run);
+    const comparison = compareAll(run, float32, int8, selection);
+    const score = mean(comparison.map((c) => c.agreement));
+    options.log(
+      `calibration ${describeMethod(method)}: agreement with float32 ${(100 * score).toFixed(2)}% on ${selection.count} held-out training images`,
+    );
+    candidates.push({ method, int8Graph, score, comparison });
+  }
+  const best = candidates.reduce((a, b) => (b.score > a.score ? b : a));
+  return { best, candidates, histogramCount: histograms.size };
+}
+
+export async function exportRun(
+  options: ExportOptions,
+): Promise<{ manifest: Manifest; report: Record<string, unknown> }> {
+  const { log, tolerances } = options;
+  const output = await stageOutput(options.outDir);
+  try {
+    const run = await readRunFolder(options.runDir);
+    const float32Graph = applyPasses(importModel(run), options.layout);
+    const float32Bytes = encodeOnnx(
+      float32Graph,
+      `stitch-edge ${options.layout} float32 graph of run ${run.name}, batch-norm folded`,
+    );
+    log(
+      `${run.name}: ${run.tasks.length} task(s), ${hasCrossStitch(run) ? "cross-stitch" : "no cross-stitch"}, layout ${options.layout}`,
+    );
+
+    const data = await loadFashionMnist({ dataDir: options.dataDir, log });
+    const order = shuffledIndices(data.train.count, createRng(20160401));
+    const calibrationSplit = gather(data.train, order.subarray(0, options.calibrationSamples));
+    const selection = gather(
+      data.train,
+      order.subarray(options.calibrationSamples, options.calibrationSamples + options.selectionSamples),
+    );
+    const test = options.testLimit
+      ? gather(data.test, shuffledIndices(data.test.count, createRng(7)).subarray(0, options.testLimit))
+      : data.test;
+    const testImages = normalizeImages(test.images, run.normalization);
+
+    log(`parity on ${test.count} test images: tfjs vs float32 (onnxruntime-node)`);
+    const reference = (await tfjsLogits(run.dir, testImages)).map(
+      (values, i): TaskLogits => ({ classes: run.tasks[i]?.classes.length ?? 0, values }),
+    );
+    const float32 = compareAll(
+      run,
+      reference,
+      await graphLogits(float32Bytes, "native", testImages, run),
+      test,
+    );
+    const float32Checks: Check[] = float32.flatMap((c) => [
+      {
+        name: `${c.task}: float32 max |Δlogit| vs tfjs`,
+        value: c.maxAbsLogitDelta,
+        limit: tolerances.maxLogitDelta,
+        passed: c.maxAbsLogitDelta <= tolerances.maxLogitDelta,
+      },
+      {
+        name: `${c.task}: float32 argmax agreement with tfjs`,
+        value: c.agreement,
+        limit: 1,
+        passed: c.agreement === 1,
+      },
+    ]);
+    // A float graph that does not match the trained model makes quantizing it pointless.
+    failIfAny(float32Checks);
+
+    const { best, candidates } = await quantizeBest(
+      options,
+      run,
+      float32Graph,
+      normalizeImages(calibrationSplit.images, run.normalization),
+      selection,
+    );
+    const int8Bytes = encodeOnnx(
+      best.int8Graph,
+      `stitch-edge ${options.layout} int8 QDQ graph of run ${run.name}, calibrated with ${describeMethod(best.method)}`,
+    );
+    log(`parity on ${test.count} test images: tfjs vs int8 (onnxruntime-web wasm)`);
+    const int8 = compareAll(run, reference, await graphLogits(int8Bytes, "wasm", testImages, run), test);
+
+    const checks: Check[] = [
+      ...float32Checks,
+      ...int8.flatMap((c) => {
+        const drop = 100 * (c.referenceAccuracy - c.accuracy);
+        return [
+          {
+            name: `${c.task}: int8 accuracy drop (points)`,
+            value: drop,
+            limit: tolerances.maxAccuracyDropPoints,
+            passed: drop <= tolerances.maxAccuracyDropPoints,
+          },
+          {
+            name: `${c.task}: int8 argmax agreement with tfjs`,
+            value: c.agreement,
+            limit: tolerances.minAgreement,
+            passed: c.agreement >= tolerances.minAgreement,
+          },
+        ];
+      }),
+      {
+        name: "int8 bytes / float32 bytes",
+        value: int8Bytes.length / float32Bytes.length,
+        limit: tolerances.maxSizeRatio,
+        passed: int8Bytes.length / float32Bytes.length <= tolerances.maxSizeRatio,
+      },
+    ];
+    const report = {
+      run: run.dir,
+      layout: options.layout,
+      opset: OPSET,
+      testImages: test.count,
+      sizes: {
+        float32Bytes: float32Bytes.length,
+        int8Bytes: int8Bytes.length,
+        ratio: int8Bytes.length / float32Bytes.length,
+      },
+      calibration: {
+        samples: calibrationSplit.count,
+        selectionSamples: selection.count,
+        chosen: describeMethod(best.method),
+        candidates: candidates.map((c) => ({
+          method: describeMethod(c.method),
+          meanAgreementWithFloat32: c.score,
+          tasks: c.comparison,
+        })),
+      },
+      tolerances,
+      tasks: run.tasks.map((t, i) => ({
+        task: t.name,
+        float32: float32[i] as TaskComparison,
+        int8: int8[i] as TaskComparison,
+      })),
+      checks,
+    };
+    failIfAny(checks);
+
+    const manifest = parseManifest({
+      format: "stitch-edge-manifest",
+      formatVersion: 1,
+      modelId: `${run.name}-${sha256(int8Bytes).slice(0, 12)}`,
+      createdAt: new Date().toISOString(),
+      source: {
+        run: run.name,
+        crossStitch: hasCrossStitch(run),
+        meanAccuracy: mean(float32.map((c) => c.referenceAccuracy)),
+      },
+      tasks: run.tasks.map((t, i) => ({
+        name: t.name,
+        classes: t.classes,
+        output: logitsName(t.name),
+        accuracy: {
+          trained: float32[i]?.referenceAccuracy,
+          float32: float32[i]?.accuracy,
+          int8: int8[i]?.accuracy,
+        },
+      })),
+      input: {
+        name: INPUT_NAME,
+        shape: [-1, 28, 28, 1],
+        layout: "NHWC",
+        dtype: "float32",
+        height: 28,
+        width: 28,
+        channels: 1,
+        background: "dark",
+      },
+      normalization: run.normalization,
+      quantization: {
+        format: "QDQ",
+        weights: "int8 symmetric per-channel",
+        activations: "int8",
+        calibration: { method: describeMethod(best.method), samples: calibrationSplit.count },
+      },
+      opset: OPSET,
+      graphLayout: options.layout,
+      models: {
+        int8: { file: INT8_FILE, bytes: int8Bytes.length, sha256: sha256(int8Bytes) },
+        float32: { file: FLOAT32_FILE, bytes: float32Bytes.length, sha256: sha256(float32Bytes) },
+      },
+    });
+    await output.write(INT8_FILE, int8Bytes);
+    await output.write(FLOAT32_FILE, float32Bytes);
+    await output.write(MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`);
+    await output.write(REPORT_FILE, `${JSON.stringify(report, null, 2)}\n`);
+    await output.commit();
+    return { manifest, report };
+  } catch (error) {
+    await output.discard();
+    throw error;
+  }
+}

@@ -1,0 +1,73 @@
+// Small run folders per docs/run-folder.md, built with the train stage's own
+// model factory and random weights, including non-trivial batch-norm
+// statistics and cross-stitch alphas so that every pass is exercised.
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildModel } from "../../train/model.ts";
+import * as tf from "../../train/tf.ts";
+
+export const FIXTURE_TASKS = [
+  {
+    name: "fashion",
+    classes: ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"],
+    labelMap: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  },
+  { name: "category", classes: ["shoes", "women", "other"], labelMap: [2, 2, 2, 1, 2, 0, 1, 0, 1, 0] },
+];
+
+export function buildFixtureModel(
+  seed: number,
+  crossStitch: boolean,
+  alphaMode: "channel" | "layer" = "channel",
+): tf.LayersModel {
+  const model = buildModel(
+    {
+      cross_stitch_enabled: crossStitch,
+      alpha_mode: alphaMode,
+      alpha_init: "convex",
+      alpha_same: 0.9,
+      keep_prob: 0.8,
+      seed,
+    },
+    FIXTURE_TASKS,
+  );
+  // Batch-norm statistics far from (0, 1) and alphas that differ per channel, so that an
+  // unfolded, wrongly folded or wrongly mixed graph shows in the logits.
+  let k = seed * 100;
+  for (const layer of model.layers) {
+    if (layer.name.includes("_bn")) {
+      const [gamma, beta, mean, variance] = layer.getWeights() as [
+        tf.Tensor,
+        tf.Tensor,
+        tf.Tensor,
+        tf.Tensor,
+      ];
+      layer.setWeights([
+        tf.randomUniform(gamma.shape, 0.5, 1.5, "float32", k++),
+        tf.randomUniform(beta.shape, -0.2, 0.2, "float32", k++),
+        tf.randomUniform(mean.shape, -0.3, 0.3, "float32", k++),
+        tf.randomUniform(variance.shape, 0.5, 2, "float32", k++),
+      ]);
+    }
+    if (layer.name.startsWith("cross_stitch")) {
+      const [alpha] = layer.getWeights() as [tf.Tensor];
+      layer.setWeights([tf.randomUniform(alpha.shape, -0.2, 1, "float32", k++)]);
+    }
+  }
+  return model;
+}
+
+/** Writes a run folder holding `model` and returns its path. */
+export async function writeRunFolder(model: tf.LayersModel, crossStitch: boolean): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "stitch-run-"));
+  await mkdir(join(dir, "model"));
+  await model.save(`file://${join(dir, "model")}`);
+  await writeFile(join(dir, "config.json"), JSON.stringify({ cross_stitch_enabled: crossStitch }));
+  await writeFile(
+    join(dir, "normalization.json"),
+    JSON.stringify({ kind: "global", mean: [72.94], std: [90.02] }),
+  );
+  await writeFile(join(dir, "tasks.json"), JSON.stringify(FIXTURE_TASKS));
+  return dir;
+}

@@ -76,12 +76,11 @@ function loadRun(dir: string, label: string): LoadedRun {
 
 const percent = (x: number) => (x * 100).toFixed(2);
 
-function tableRows(run: LoadedRun): string[] {
+function tableRows(run: LoadedRun, s: RunSummary = run.summary): string[] {
   const cells = (row: AccuracyRow) => [
     ...run.tasks.map((t) => percent(row.per_task[t.name] as number)),
     percent(row.mean),
   ];
-  const s = run.summary;
   return [
     `| ${run.label} | final (epoch ${s.final.epoch}) | ${cells(s.final).join(" | ")} |`,
     `| ${run.label} | best (epoch ${s.best.epoch}) | ${cells(s.best).join(" | ")} |`,
@@ -163,6 +162,26 @@ export async function writeReport(
   const divider = `|${" --- |".repeat(taskNames.length + 3)}`;
   const delta = (pick: (s: RunSummary) => AccuracyRow) =>
     ((pick(stitched.summary).mean - pick(baseline.summary).mean) * 100).toFixed(2);
+  // Runs in progress may stand at different epochs; compare them over the epochs both have too.
+  const common = Math.min(baseline.metrics.length, stitched.metrics.length);
+  const upToCommon = (run: LoadedRun) => summarize(run.label, run.tasks, run.metrics.slice(0, common), []);
+  const equal = { baseline: upToCommon(baseline), stitched: upToCommon(stitched) };
+  const equalDelta = (pick: (s: RunSummary) => AccuracyRow) =>
+    ((pick(equal.stitched).mean - pick(equal.baseline).mean) * 100).toFixed(2);
+  const equalSection =
+    baseline.metrics.length === stitched.metrics.length
+      ? []
+      : [
+          `## Over the epochs both runs have (1-${common})`,
+          "",
+          header,
+          divider,
+          ...tableRows(baseline, equal.baseline),
+          ...tableRows(stitched, equal.stitched),
+          "",
+          `Cross-stitch minus baseline over epochs 1-${common} (points): final ${equalDelta((s) => s.final)}, best ${equalDelta((s) => s.best)}, last-5 mean ${equalDelta((s) => s.last5)}.`,
+          "",
+        ];
   const markdown = [
     "# Baseline vs cross-stitch: test accuracy (%)",
     "",
@@ -176,6 +195,7 @@ export async function writeReport(
     "",
     `Cross-stitch minus baseline, mean accuracy (points): final ${delta((s) => s.final)}, best ${delta((s) => s.best)}, last-5 mean ${delta((s) => s.last5)}.`,
     "",
+    ...equalSection,
     "Plots: `accuracy.png` (mean solid, tasks dashed), `accuracy-mean.png`, `loss.png`, `alphas.png`.",
     "",
   ].join("\n");
@@ -195,6 +215,11 @@ export async function writeReport(
     tasks: taskNames,
     baseline: runJson(baseline),
     cross_stitch: runJson(stitched),
+    equal_epochs: {
+      epochs: common,
+      baseline: { final: equal.baseline.final, best: equal.baseline.best, last5: equal.baseline.last5 },
+      cross_stitch: { final: equal.stitched.final, best: equal.stitched.best, last5: equal.stitched.last5 },
+    },
     cross_stitch_minus_baseline_mean: {
       final: stitched.summary.final.mean - baseline.summary.final.mean,
       best: stitched.summary.best.mean - baseline.summary.best.mean,

@@ -120,6 +120,11 @@ function alphaValues(model: tf.LayersModel): number[][][][] {
 export async function runTraining(config: TrainConfig, options: TrainOptions = {}): Promise<RunSummary> {
   const log = options.log ?? ((line: string) => console.log(line));
   const tasks = config.tasks === null ? DEFAULT_TASKS : loadTaskFile(config.tasks);
+  if (config.cross_stitch_enabled && tasks.length < 2) {
+    throw new ConfigError(
+      `${config.tasks} lists one task; cross-stitch units need two (or --cross_stitch_enabled false)`,
+    );
+  }
   const { resumeFrom } = prepareFolder(config);
   const dir = config.out;
 

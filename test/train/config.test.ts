@@ -1,6 +1,9 @@
 // Flag parsing: reference names and defaults, booleans that mean what they say, clear failures.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { test } from "node:test";
 import { ConfigError, DEFAULT_CONFIG, parseTrainArgs } from "../../train/config.ts";
 
@@ -84,4 +87,20 @@ test("the train command rejects a bad flag with one line on stderr and exit code
   const lines = run.stderr.split("\n").filter((line) => line.startsWith("train:"));
   assert.deepEqual(lines, ["train: unknown flag --n_epochs (see --help)"]);
   assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace");
+});
+
+test("a one-task file with cross-stitch on is refused with exit code 2, before any data is read", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stitch-config-"));
+  const taskFile = path.join(dir, "one-task.json");
+  fs.writeFileSync(taskFile, JSON.stringify({ tasks: ["fashion"] }));
+  const run = spawnSync(
+    process.execPath,
+    ["--import", "tsx", "train/train.ts", "--tasks", taskFile, "--out", path.join(dir, "run")],
+    { encoding: "utf8" },
+  );
+  assert.equal(run.status, 2);
+  assert.match(run.stderr, /train: .*one task; cross-stitch units need two/);
+  assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace");
+  assert.ok(!fs.existsSync(path.join(dir, "run")), "no run folder is created");
+  fs.rmSync(dir, { recursive: true, force: true });
 });

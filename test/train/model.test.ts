@@ -60,6 +60,37 @@ test("outputs: one logits tensor per task, named <task>_logits, for 2 and 3 task
   }
 });
 
+test("kernels start He-normal (std sqrt(2 / fan_in), truncated at 2 std), reproducible from the seed", () => {
+  const a = buildModel(config({ seed: 4 }), DEFAULT_TASKS);
+  const b = buildModel(config({ seed: 4 }), DEFAULT_TASKS);
+  for (const [layer, fanIn] of [
+    ["fashion_conv2", 288],
+    ["category_fc3", 3136],
+  ] as const) {
+    const kernel = a.getLayer(layer).getWeights()[0] as tf.Tensor;
+    const { mean, variance } = tf.moments(kernel);
+    const expected = Math.sqrt(2 / fanIn);
+    const std = Math.sqrt(variance.dataSync()[0] as number);
+    assert.ok(Math.abs(std - expected) < expected * 0.03, `${layer}: std ${std}, expected ${expected}`);
+    assert.ok(Math.abs(mean.dataSync()[0] as number) < expected * 0.05, `${layer}: mean off zero`);
+    const largest = kernel.abs().max().dataSync()[0] as number;
+    assert.ok(largest <= (2 * expected) / 0.8796256610342398 + 1e-6, `${layer}: ${largest} beyond 2 std`);
+    const again = b.getLayer(layer).getWeights()[0] as tf.Tensor;
+    assert.equal(kernel.sub(again).abs().max().dataSync()[0], 0, `${layer}: same seed, different init`);
+  }
+  assert.notEqual(
+    (a.getLayer("fashion_fc3").getWeights()[0] as tf.Tensor)
+      .sub(a.getLayer("category_fc3").getWeights()[0] as tf.Tensor)
+      .abs()
+      .max()
+      .dataSync()[0],
+    0,
+    "the two towers start with the same kernel",
+  );
+  a.dispose();
+  b.dispose();
+});
+
 test("layer-wise alpha is [1, N, N]; convex init puts alpha_same on the diagonal and shares the rest", () => {
   const model = buildModel(config({ alpha_mode: "layer", alpha_same: 0.7 }), THREE_TASKS);
   const alpha = model.getLayer("cross_stitch_2").getWeights()[0] as tf.Tensor;

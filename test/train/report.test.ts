@@ -91,6 +91,10 @@ test("report: table of final, best and last-5 accuracy, PNG plots, copies of the
   assert.match(markdown, /\| baseline \| final \(epoch 4\) \| 87\.00 \| 91\.00 \| 89\.00 \|/);
   assert.match(markdown, /\| cross-stitch \| best \(epoch 2\) \| 88\.00 \| 95\.00 \| 91\.50 \|/);
   assert.ok(fs.existsSync(path.join(out, "runs", "cross-stitch-s1", "metrics.jsonl")));
+  // Baseline has 4 epochs, cross-stitch 3: the equal-epoch comparison stops at 3.
+  assert.equal(json.equal_epochs.epochs, 3);
+  assert.equal(json.equal_epochs.baseline.final.epoch, 3);
+  assert.match(markdown, /## Over the epochs both runs have \(1-3\)/);
 });
 
 test("report: a run still in progress is labelled with its epochs done", async () => {

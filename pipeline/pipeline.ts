@@ -138,10 +138,13 @@ async function train(config: PipelineConfig, runDir: string, crossStitch: boolea
   return summary;
 }
 
+/** The run folder the export in `artifacts` came from (its report records the full path). */
 function exportedFrom(artifacts: string): string | null {
-  const file = path.join(artifacts, MANIFEST_FILE);
-  if (!fs.existsSync(file)) return null;
-  return parseManifest(JSON.parse(fs.readFileSync(file, "utf8"))).source.run;
+  // export/export.ts's REPORT_FILE; importing that module would load tfjs-node here.
+  const report = path.join(artifacts, "export-report.json");
+  if (!fs.existsSync(path.join(artifacts, MANIFEST_FILE)) || !fs.existsSync(report)) return null;
+  parseManifest(JSON.parse(fs.readFileSync(path.join(artifacts, MANIFEST_FILE), "utf8")));
+  return (JSON.parse(fs.readFileSync(report, "utf8")) as { run?: string }).run ?? null;
 }
 
 /** The first `count` test images as PNG files, so they can be sent again with `npm run predict`. */

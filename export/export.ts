@@ -8,7 +8,7 @@ import { taskLabels } from "../train/tasks.ts";
 import { type CalibrationMethod, calibratedRange, collectHistograms, describeMethod } from "./calibrate.ts";
 import type { Graph } from "./graph.ts";
 import { hasCrossStitch, INPUT_NAME, importModel, logitsName } from "./import-model.ts";
-import { MANIFEST_FILE, type Manifest, parseManifest } from "./manifest.ts";
+import { MANIFEST_FILE, type Manifest, MODEL_INPUT, parseManifest } from "./manifest.ts";
 import { encodeOnnx, OPSET } from "./onnx.ts";
 import { type Runtime, runAll } from "./ort-session.ts";
 import { stageOutput } from "./output-folder.ts";
@@ -283,16 +283,7 @@ export async function exportRun(
           int8: int8[i]?.accuracy,
         },
       })),
-      input: {
-        name: INPUT_NAME,
-        shape: [-1, 28, 28, 1],
-        layout: "NHWC",
-        dtype: "float32",
-        height: 28,
-        width: 28,
-        channels: 1,
-        background: "dark",
-      },
+      input: MODEL_INPUT,
       normalization: run.normalization,
       quantization: {
         format: "QDQ",

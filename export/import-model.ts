@@ -13,9 +13,10 @@ import {
   ints,
   type Tensor,
 } from "./graph.ts";
+import { MODEL_INPUT } from "./manifest.ts";
 import { ExportError, type NamedWeight, type RunFolder } from "./run-folder.ts";
 
-export const INPUT_NAME = "image";
+export const INPUT_NAME = MODEL_INPUT.name;
 export const IMAGE_SIZE = 28;
 const CONV_CHANNELS = [32, 64] as const;
 const FC_UNITS = 1024;

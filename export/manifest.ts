@@ -73,6 +73,18 @@ export const manifestSchema = z.object({
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;
+
+/** The one input every exported graph takes: a batch of z-scored 28x28 grayscale images, NHWC. */
+export const MODEL_INPUT: Manifest["input"] = {
+  name: "image",
+  shape: [-1, 28, 28, 1],
+  layout: "NHWC",
+  dtype: "float32",
+  height: 28,
+  width: 28,
+  channels: 1,
+  background: "dark",
+};
 export type TaskEntry = z.infer<typeof taskEntrySchema>;
 export type Normalization = z.infer<typeof normalizationSchema>;
 

@@ -1,7 +1,8 @@
 // A dense layer on a flattened feature map, Flatten -> Gemm(K = C*H*W -> F), is
 // a convolution whose H x W kernel covers the whole map: Conv -> [B, F, 1, 1].
-// onnxruntime's int8 convolution prepacks its weights once; its int8 Gemm in
-// the wasm build was measured far slower for fc3's 3136 x 1024 weights. A ReLU
+// onnxruntime fuses the QDQ conv into a QLinearConv with prepacked int8
+// weights; in a cross-stitch graph it leaves fc3's QDQ Gemm unfused and
+// dequantizes the 3136 x 1024 weights on every run (7x slower, one image). A ReLU
 // right after the layer moves in front of the Flatten, so the int8 clamp can
 // absorb it.
 import {

@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     runDir: values.run,
     outDir: values.out,
     layout: values.layout as GraphLayout,
-    calibrationSamples: positiveInteger("calibration-samples", values["calibration-samples"], 1000),
+    calibrationSamples: positiveInteger("calibration-samples", values["calibration-samples"], 4000),
     selectionSamples: positiveInteger("selection-samples", values["selection-samples"], 2000),
     dataDir: values.data_dir,
     tolerances: {

@@ -7,8 +7,11 @@
  * The machine is shared, so the same towers trained the naive way (tfjs-layers `model.fit` with
  * L2 regularizers, as SPEC.md's 332 img/s figure) are measured in the same invocation: the ratio
  * of the two holds under load where the absolute numbers do not. The load average and process
- * CPU time are recorded as well.
+ * CPU time are recorded as well. Where a Python with TensorFlow is at hand (`$KERAS_PYTHON`, else
+ * `python3`), bench/keras_reference.py trains the same towers in Keras in the same run, and each
+ * variant is also compared with its Keras twin measured moments apart.
  */
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -149,7 +152,31 @@ async function measureNaiveFit() {
   };
 }
 
+interface KerasReference {
+  tensorflow: string;
+  keras: string;
+  images_per_second: Record<string, number>;
+}
+
+/** The Keras twin of both variants, or null (with the reason printed) where TensorFlow is missing. */
+function measureKeras(): KerasReference | null {
+  const python = process.env.KERAS_PYTHON ?? "python3";
+  const run = spawnSync(python, ["bench/keras_reference.py", "--steps", String(MEASURED_STEPS)], {
+    encoding: "utf8",
+  });
+  const line = run.stdout?.trim().split("\n").at(-1) ?? "";
+  if (run.status !== 0 || !line.startsWith("{")) {
+    const reason = run.error?.message ?? run.stderr?.trim().split("\n").at(-1) ?? `exit ${run.status}`;
+    console.log(
+      `Keras reference not measured with ${python} (${reason}); using SPEC.md's ${KERAS_IMAGES_PER_SECOND} img/s`,
+    );
+    return null;
+  }
+  return JSON.parse(line) as KerasReference;
+}
+
 const loadBefore = os.loadavg();
+const keras = measureKeras();
 const naive = await measureNaiveFit();
 const results = [await measure(false), await measure(true)];
 const report = {
@@ -167,33 +194,43 @@ const report = {
     data: "random normal images",
   },
   keras_reference_images_per_second: KERAS_IMAGES_PER_SECOND,
+  keras_same_run: keras,
   naive_tfjs_fit_images_per_second: NAIVE_TFJS_IMAGES_PER_SECOND,
   naive_fit_same_run: naive,
-  results: results.map((r) => ({
-    ...r,
-    speedup_over_naive_fit_same_run: Number((r.images_per_second / naive.images_per_second).toFixed(2)),
-    // The speed-up measured side by side, applied to SPEC.md's unloaded naive figure.
-    estimated_unloaded_images_per_second: Math.round(
-      (r.images_per_second / naive.images_per_second) * NAIVE_TFJS_IMAGES_PER_SECOND,
-    ),
-    estimated_unloaded_ratio_to_keras: Number(
-      (
-        ((r.images_per_second / naive.images_per_second) * NAIVE_TFJS_IMAGES_PER_SECOND) /
-        KERAS_IMAGES_PER_SECOND
-      ).toFixed(2),
-    ),
-  })),
+  results: results.map((r) => {
+    const twin = keras?.images_per_second[r.variant];
+    return {
+      ...r,
+      ratio_to_keras_same_run: twin ? Number((r.images_per_second / twin).toFixed(3)) : null,
+      speedup_over_naive_fit_same_run: Number((r.images_per_second / naive.images_per_second).toFixed(2)),
+      // The speed-up measured side by side, applied to SPEC.md's unloaded naive figure.
+      estimated_unloaded_images_per_second: Math.round(
+        (r.images_per_second / naive.images_per_second) * NAIVE_TFJS_IMAGES_PER_SECOND,
+      ),
+      estimated_unloaded_ratio_to_keras: Number(
+        (
+          ((r.images_per_second / naive.images_per_second) * NAIVE_TFJS_IMAGES_PER_SECOND) /
+          KERAS_IMAGES_PER_SECOND
+        ).toFixed(2),
+      ),
+    };
+  }),
 };
 const file = path.join("bench", "results", "train-speed.json");
 fs.mkdirSync(path.dirname(file), { recursive: true });
 fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(report, null, 2)}\n`);
 fs.renameSync(`${file}.tmp`, file);
 console.log(`naive model.fit (same towers, same load) ${naive.images_per_second} img/s`);
+if (keras)
+  console.log(
+    `Keras ${keras.keras} (TensorFlow ${keras.tensorflow}), same run: ${JSON.stringify(keras.images_per_second)} img/s`,
+  );
 for (const r of report.results) {
   console.log(
     `${r.variant.padEnd(13)} ${r.images_per_second} img/s (${(r.ratio_to_keras * 100).toFixed(0)}% of Keras' ${KERAS_IMAGES_PER_SECOND}), ` +
       `${r.seconds_per_epoch} s/epoch (train ${r.seconds_per_epoch_train} + eval ${r.seconds_per_epoch_eval_10k}), ` +
-      `${r.cpu_seconds_per_1000_images} CPU-s per 1000 images, ${r.speedup_over_naive_fit_same_run}x naive fit ` +
+      `${r.cpu_seconds_per_1000_images} CPU-s per 1000 images, ${r.speedup_over_naive_fit_same_run}x naive fit, ` +
+      `${r.ratio_to_keras_same_run ?? "n/a"}x its Keras twin measured in this run ` +
       `(=> ~${r.estimated_unloaded_images_per_second} img/s unloaded, ${r.estimated_unloaded_ratio_to_keras} of Keras)`,
   );
 }

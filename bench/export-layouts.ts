@@ -8,11 +8,11 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-web";
-import { calibratedRange, collectHistograms } from "../export/calibrate.ts";
+import { calibratedParams, collectHistograms } from "../export/calibrate.ts";
 import { INPUT_NAME, importModel } from "../export/import-model.ts";
 import { encodeOnnx } from "../export/onnx.ts";
 import { applyPasses, type GraphLayout } from "../export/passes/index.ts";
-import { activationParams, quantizedActivations, quantizeGraph } from "../export/quantize.ts";
+import { quantizedActivations, quantizeGraph } from "../export/quantize.ts";
 import { readRunFolder } from "../export/run-folder.ts";
 import { loadFashionMnist } from "../train/data.ts";
 import { normalizeImages } from "../train/dataset.ts";
@@ -79,9 +79,7 @@ for (const layout of ["per_tower", "fused"] as GraphLayout[]) {
     images,
     quantizedActivations(graph),
   );
-  const params = new Map(
-    [...histograms].map(([n, h]) => [n, activationParams(calibratedRange(h, { kind: "minmax" }))]),
-  );
+  const params = calibratedParams(histograms, { kind: "minmax" });
   for (const [precision, model] of [
     ["float32", encodeOnnx(graph, "")],
     ["int8", encodeOnnx(quantizeGraph(graph, params), "")],

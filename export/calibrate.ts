@@ -4,7 +4,7 @@
 // clipping point that loses least information (entropy, as TensorRT calibrates).
 import type { Graph } from "./graph.ts";
 import { runBatches } from "./ort-session.ts";
-import type { Range } from "./quantize.ts";
+import { type ActivationParams, activationParams, type Range } from "./quantize.ts";
 import { inferShapes } from "./shapes.ts";
 
 export type CalibrationMethod =
@@ -127,4 +127,12 @@ export function calibratedRange(h: Histogram, method: CalibrationMethod): Range 
   let hi = BINS - 1;
   while (hi > lo && above + (h.counts[hi] as number) <= tail) above += h.counts[hi--] as number;
   return { min: h.min + lo * width, max: h.min + (hi + 1) * width };
+}
+
+/** Every activation's int8 parameters under one calibration method. */
+export function calibratedParams(
+  histograms: ReadonlyMap<string, Histogram>,
+  method: CalibrationMethod,
+): Map<string, ActivationParams> {
+  return new Map([...histograms].map(([name, h]) => [name, activationParams(calibratedRange(h, method))]));
 }

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { loadFashionMnist, type Split } from "../train/data.ts";
 import { createRng, gather, normalizeImages, shuffledIndices } from "../train/dataset.ts";
 import { taskLabels } from "../train/tasks.ts";
-import { type CalibrationMethod, calibratedRange, collectHistograms, describeMethod } from "./calibrate.ts";
+import { type CalibrationMethod, calibratedParams, collectHistograms, describeMethod } from "./calibrate.ts";
 import type { Graph } from "./graph.ts";
 import { hasCrossStitch, INPUT_NAME, importModel, logitsName } from "./import-model.ts";
 import { MANIFEST_FILE, type Manifest, MODEL_INPUT, parseManifest } from "./manifest.ts";
@@ -14,7 +14,7 @@ import { type Runtime, runAll } from "./ort-session.ts";
 import { stageOutput } from "./output-folder.ts";
 import { compareTask, type TaskComparison, type TaskLogits } from "./parity.ts";
 import { applyPasses, type GraphLayout } from "./passes/index.ts";
-import { activationParams, quantizedActivations, quantizeGraph } from "./quantize.ts";
+import { quantizedActivations, quantizeGraph } from "./quantize.ts";
 import { ExportError, type RunFolder, readRunFolder } from "./run-folder.ts";
 import { tfjsLogits } from "./tfjs-reference.ts";
 
@@ -121,10 +121,7 @@ async function quantizeBest(
   const float32 = await graphLogits(encodeOnnx(graph, ""), "native", selectionImages, run);
   const candidates = [];
   for (const method of CALIBRATION_METHODS) {
-    const params = new Map(
-      [...histograms].map(([name, h]) => [name, activationParams(calibratedRange(h, method))]),
-    );
-    const int8Graph = quantizeGraph(graph, params);
+    const int8Graph = quantizeGraph(graph, calibratedParams(histograms, method));
     // Judged in the wasm runtime the worker ships: native x86 int8 kernels without VNNI saturate.
     const int8 = await graphLogits(encodeOnnx(int8Graph, ""), "wasm", selectionImages, run);
     const comparison = compareAll(run, float32, int8, selection);

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import sharp from "sharp";
 import { type Bindings, createApp, MAX_BATCH, MAX_BODY_BYTES } from "../../worker/index.ts";
+import type { ImagePrediction } from "../../worker/inference.ts";
 import { directoryAssets, type Fixture, loadTestImages, makeFixture, pixelsBody } from "./helpers.ts";
 
 let fixture: Fixture;
@@ -20,15 +21,9 @@ before(async () => {
 });
 after(() => fixture.remove());
 
-interface Prediction {
-  label: string;
-  index: number;
-  score: number;
-  top: { label: string; score: number }[];
-}
 interface PredictBody {
   modelId: string;
-  predictions: Record<string, Prediction>[];
+  predictions: ImagePrediction[];
 }
 
 const post = (body: BodyInit, contentType?: string, extra: Bindings | undefined = undefined) =>

@@ -6,13 +6,8 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import type { TaskComparison } from "../export/parity.ts";
 
-interface TaskComparison {
-  maxAbsLogitDelta: number;
-  agreement: number;
-  accuracy: number;
-  referenceAccuracy: number;
-}
 interface ExportReport {
   run: string;
   layout: string;

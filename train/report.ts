@@ -23,7 +23,7 @@ export class ReportError extends Error {
   override name = "ReportError";
 }
 
-interface LoadedRun {
+export interface LoadedRun {
   dir: string;
   label: string;
   config: { n_epoch: number; seed: number; cross_stitch_enabled: boolean; [key: string]: unknown };
@@ -42,7 +42,7 @@ function nested(flat: Float32Array, shape: number[]): number[][][] {
   );
 }
 
-function loadRun(dir: string, label: string): LoadedRun {
+export function loadRun(dir: string, label: string): LoadedRun {
   const need = (file: string) => {
     const full = path.join(dir, file);
     if (!fs.existsSync(full))
@@ -88,7 +88,7 @@ function tableRows(run: LoadedRun, s: RunSummary = run.summary): string[] {
   ];
 }
 
-function status(run: LoadedRun): string {
+export function status(run: LoadedRun): string {
   return run.finished
     ? `finished, ${run.metrics.length} epochs`
     : `IN PROGRESS: ${run.metrics.length} of ${run.config.n_epoch} epochs done`;

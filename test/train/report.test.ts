@@ -5,8 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { writeReport } from "../../train/report.ts";
-import { summarize } from "../../train/summary.ts";
-import { DEFAULT_TASKS } from "../../train/tasks.ts";
+import { writeRunFolder } from "./run-fixtures.ts";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "stitch-report-"));
 
@@ -16,37 +15,7 @@ function writeRun(
   accuracies: [number, number][],
   finished: boolean,
 ): string {
-  const dir = path.join(root, name);
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(
-    path.join(dir, "config.json"),
-    JSON.stringify({ n_epoch: 4, seed: 1, cross_stitch_enabled: crossStitch }),
-  );
-  fs.writeFileSync(path.join(dir, "tasks.json"), JSON.stringify(DEFAULT_TASKS));
-  const metrics = accuracies.map(([fashion, category], i) => ({
-    epoch: i + 1,
-    loss: { fashion: 1 / (i + 1), category: 0.5 / (i + 1) },
-    loss_total: 1.5 / (i + 1),
-    test_accuracy: { fashion, category },
-    test_accuracy_mean: (fashion + category) / 2,
-    seconds: 10,
-    images_per_second: 600,
-    alpha_self: crossStitch ? [0.9, 0.8, 0.7] : [],
-  }));
-  fs.writeFileSync(path.join(dir, "metrics.jsonl"), metrics.map((m) => `${JSON.stringify(m)}\n`).join(""));
-  if (finished) {
-    const alphas = crossStitch
-      ? [32, 64, 1024].map((c) =>
-          Array.from({ length: c }, () => [
-            [0.8, 0.2],
-            [0.3, 0.7],
-          ]),
-        )
-      : [];
-    const summary = summarize(crossStitch ? "cross_stitch" : "baseline", DEFAULT_TASKS, metrics, alphas);
-    fs.writeFileSync(path.join(dir, "summary.json"), JSON.stringify(summary));
-  }
-  return dir;
+  return writeRunFolder(root, name, { crossStitch, accuracies, finished });
 }
 
 test("report: table of final, best and last-5 accuracy, PNG plots, copies of the run files", async () => {

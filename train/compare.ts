@@ -3,13 +3,13 @@
  * epochs they all have (seeds, ablations of the alpha settings, runs still going): final, best and
  * last-5 mean test accuracy, the mean over every compared epoch, the alphas' self weight per unit at
  * the last compared epoch, and the mean over seeds of runs whose settings differ only in the seed.
- * Writes comparison.md, comparison.json and accuracy-mean.png.
+ * Writes comparison.md, comparison.json, accuracy-mean.png and a copy of each run's records (runs/).
  */
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { lineChartSvg, writePng } from "./plot.ts";
-import { type LoadedRun, loadRun, ReportError, status } from "./report.ts";
+import { copyRunRecords, type LoadedRun, loadRun, ReportError, status } from "./report.ts";
 import { writeFileAtomic, writeJsonAtomic } from "./run-folder.ts";
 import { type RunSummary, summarize } from "./summary.ts";
 
@@ -154,6 +154,7 @@ export async function writeComparison(runDirs: string[], outDir: string): Promis
     })),
     seed_means: seedMeans,
   });
+  for (const run of runs) copyRunRecords(run, outDir);
 }
 
 function parseCompareArgs(argv: string[]): { runs: string[]; out: string } {

@@ -226,12 +226,15 @@ export async function writeReport(
       last5: stitched.summary.last5.mean - baseline.summary.last5.mean,
     },
   });
-  for (const run of [baseline, stitched]) {
-    const copyDir = path.join(outDir, "runs", path.basename(run.dir));
-    for (const file of ["config.json", "tasks.json", "normalization.json", "metrics.jsonl", "summary.json"]) {
-      const from = path.join(run.dir, file);
-      if (fs.existsSync(from)) writeFileAtomic(path.join(copyDir, file), fs.readFileSync(from));
-    }
+  for (const run of [baseline, stitched]) copyRunRecords(run, outDir);
+}
+
+/** The files a report's numbers come from, copied to <outDir>/runs/<run>: not the weights. */
+export function copyRunRecords(run: LoadedRun, outDir: string): void {
+  const copyDir = path.join(outDir, "runs", path.basename(run.dir));
+  for (const file of ["config.json", "tasks.json", "normalization.json", "metrics.jsonl", "summary.json"]) {
+    const from = path.join(run.dir, file);
+    if (fs.existsSync(from)) writeFileAtomic(path.join(copyDir, file), fs.readFileSync(from));
   }
 }
 

@@ -74,6 +74,7 @@ test("compare: common epochs, per-run figures, alpha self weight, mean over seed
   assert.match(markdown, /1\.25 \/ 1\.00 \/ 0\.50 \|/);
   assert.match(markdown, /\| baseline \| 1, 2 \| 89\.00 \| 90\.00 \|/);
   assert.equal(fs.readFileSync(path.join(out, "accuracy-mean.png")).subarray(1, 4).toString(), "PNG");
+  assert.ok(fs.existsSync(path.join(out, "runs", "ablation-layer-s1", "config.json")));
 });
 
 test("compare: fewer than two runs or runs with different tasks are refused", async () => {

@@ -9,7 +9,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { lineChartSvg, writePng } from "./plot.ts";
-import { copyRunRecords, type LoadedRun, loadRun, ReportError, status } from "./report.ts";
+import {
+  copyRunRecords,
+  ReportError,
+  type RunRecords,
+  readRunRecords,
+  sharedTaskNames,
+  status,
+} from "./report.ts";
 import { writeFileAtomic, writeJsonAtomic } from "./run-folder.ts";
 import { type RunSummary, summarize } from "./summary.ts";
 
@@ -42,13 +49,13 @@ interface ComparedRun {
   alpha_self: number[];
 }
 
-export function variantOf(config: LoadedRun["config"]): string {
+export function variantOf(config: RunRecords["config"]): string {
   if (config.cross_stitch_enabled !== true) return "baseline";
   const init = config.alpha_init === "identity" ? "identity" : `convex ${config.alpha_same}`;
   return `cross-stitch ${config.alpha_mode}, ${init}, alpha lr x${config.alpha_lr_mult}`;
 }
 
-function variantKey(config: LoadedRun["config"]): string {
+function variantKey(config: RunRecords["config"]): string {
   return JSON.stringify(VARIANT_KEYS.map((key) => config[key] ?? null));
 }
 
@@ -56,23 +63,19 @@ const percent = (x: number) => (x * 100).toFixed(2);
 
 export async function writeComparison(runDirs: string[], outDir: string): Promise<void> {
   if (runDirs.length < 2) throw new ReportError("give at least two run folders");
-  const runs = runDirs.map((dir) => loadRun(dir, path.basename(dir)));
-  const taskNames = runs[0]?.tasks.map((t) => t.name) ?? [];
-  for (const run of runs) {
-    const names = run.tasks.map((t) => t.name);
-    if (JSON.stringify(names) !== JSON.stringify(taskNames))
-      throw new ReportError(`${run.dir} has tasks ${names}, ${runs[0]?.dir} has ${taskNames}`);
-  }
+  const runs = runDirs.map((dir) => readRunRecords(dir, path.basename(dir)));
+  const taskNames = sharedTaskNames(runs);
   const common = Math.min(...runs.map((run) => run.metrics.length));
   const compared: ComparedRun[] = runs.map((run) => {
     const metrics = run.metrics.slice(0, common);
+    const variant = variantOf(run.config);
     return {
       name: run.label,
       dir: run.dir,
       seed: run.config.seed,
-      variant: variantOf(run.config),
+      variant,
       status: status(run),
-      summary: summarize(variantOf(run.config), run.tasks, metrics, []),
+      summary: summarize(variant, run.tasks, metrics, []),
       mean_all_epochs: metrics.reduce((a, m) => a + m.test_accuracy_mean, 0) / metrics.length,
       alpha_self: metrics[metrics.length - 1]?.alpha_self ?? [],
     };

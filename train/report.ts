@@ -23,14 +23,18 @@ export class ReportError extends Error {
   override name = "ReportError";
 }
 
-export interface LoadedRun {
+/** What a run folder records: enough to compare runs over their epochs. */
+export interface RunRecords {
   dir: string;
   label: string;
   config: { n_epoch: number; seed: number; cross_stitch_enabled: boolean; [key: string]: unknown };
   tasks: TaskSpec[];
   metrics: EpochMetrics[];
-  summary: RunSummary;
   finished: boolean;
+}
+
+interface LoadedRun extends RunRecords {
+  summary: RunSummary;
 }
 
 function nested(flat: Float32Array, shape: number[]): number[][][] {
@@ -42,14 +46,14 @@ function nested(flat: Float32Array, shape: number[]): number[][][] {
   );
 }
 
-export function loadRun(dir: string, label: string): LoadedRun {
+export function readRunRecords(dir: string, label: string): RunRecords {
   const need = (file: string) => {
     const full = path.join(dir, file);
     if (!fs.existsSync(full))
       throw new ReportError(`${dir}: no ${file} (is it a run folder with at least one epoch?)`);
     return full;
   };
-  const config = readJson<LoadedRun["config"]>(need("config.json"));
+  const config = readJson<RunRecords["config"]>(need("config.json"));
   const tasks = readJson<TaskSpec[]>(need("tasks.json"));
   const metrics = fs
     .readFileSync(need("metrics.jsonl"), "utf8")
@@ -57,21 +61,35 @@ export function loadRun(dir: string, label: string): LoadedRun {
     .filter((line) => line.trim() !== "")
     .map((line) => JSON.parse(line) as EpochMetrics);
   if (metrics.length === 0) throw new ReportError(`${dir}: metrics.jsonl holds no epoch yet`);
-  const summaryFile = path.join(dir, "summary.json");
-  const finished = fs.existsSync(summaryFile);
-  let summary: RunSummary;
-  if (finished) {
-    summary = readJson<RunSummary>(summaryFile);
-  } else {
-    const hasCheckpoint = latestCheckpointEpoch(dir) !== null;
-    const weights = config.cross_stitch_enabled && hasCheckpoint ? checkpointWeightArrays(dir) : new Map();
-    const alphas = [1, 2, 3]
-      .map((u) => weights.get(`cross_stitch_${u}/alpha`))
-      .filter((a) => a !== undefined)
-      .map((a) => nested(a.values, a.shape));
-    summary = summarize(config.cross_stitch_enabled ? "cross_stitch" : "baseline", tasks, metrics, alphas);
+  const finished = fs.existsSync(path.join(dir, "summary.json"));
+  return { dir, label, config, tasks, metrics, finished };
+}
+
+/** The run's summary.json, or for a run in progress one made from its epochs so far and latest checkpoint. */
+function loadRun(dir: string, label: string): LoadedRun {
+  const records = readRunRecords(dir, label);
+  const { config, tasks, metrics } = records;
+  if (records.finished) return { ...records, summary: readJson<RunSummary>(path.join(dir, "summary.json")) };
+  const hasCheckpoint = latestCheckpointEpoch(dir) !== null;
+  const weights = config.cross_stitch_enabled && hasCheckpoint ? checkpointWeightArrays(dir) : new Map();
+  const alphas = [1, 2, 3]
+    .map((u) => weights.get(`cross_stitch_${u}/alpha`))
+    .filter((a) => a !== undefined)
+    .map((a) => nested(a.values, a.shape));
+  const variant = config.cross_stitch_enabled ? "cross_stitch" : "baseline";
+  return { ...records, summary: summarize(variant, tasks, metrics, alphas) };
+}
+
+/** The runs' common task names; runs of different tasks cannot be compared. */
+export function sharedTaskNames(runs: readonly RunRecords[]): string[] {
+  const [first, ...rest] = runs.map((run) => run.tasks.map((t) => t.name));
+  for (const [k, names] of rest.entries()) {
+    if (JSON.stringify(names) !== JSON.stringify(first))
+      throw new ReportError(
+        `the runs have different tasks: ${runs[0]?.dir} ${first} vs ${runs[k + 1]?.dir} ${names}`,
+      );
   }
-  return { dir, label, config, tasks, metrics, summary, finished };
+  return first ?? [];
 }
 
 const percent = (x: number) => (x * 100).toFixed(2);
@@ -88,7 +106,7 @@ function tableRows(run: LoadedRun, s: RunSummary = run.summary): string[] {
   ];
 }
 
-export function status(run: LoadedRun): string {
+export function status(run: RunRecords): string {
   return run.finished
     ? `finished, ${run.metrics.length} epochs`
     : `IN PROGRESS: ${run.metrics.length} of ${run.config.n_epoch} epochs done`;
@@ -101,12 +119,7 @@ export async function writeReport(
 ): Promise<void> {
   const baseline = loadRun(baselineDir, "baseline");
   const stitched = loadRun(crossStitchDir, "cross-stitch");
-  const taskNames = baseline.tasks.map((t) => t.name);
-  if (JSON.stringify(taskNames) !== JSON.stringify(stitched.tasks.map((t) => t.name))) {
-    throw new ReportError(
-      `the runs have different tasks: ${taskNames} vs ${stitched.tasks.map((t) => t.name)}`,
-    );
-  }
+  const taskNames = sharedTaskNames([baseline, stitched]);
   fs.mkdirSync(outDir, { recursive: true });
 
   const colors = { baseline: "#d62728", "cross-stitch": "#1f77b4" };
@@ -230,7 +243,7 @@ export async function writeReport(
 }
 
 /** The files a report's numbers come from, copied to <outDir>/runs/<run>: not the weights. */
-export function copyRunRecords(run: LoadedRun, outDir: string): void {
+export function copyRunRecords(run: RunRecords, outDir: string): void {
   const copyDir = path.join(outDir, "runs", path.basename(run.dir));
   for (const file of ["config.json", "tasks.json", "normalization.json", "metrics.jsonl", "summary.json"]) {
     const from = path.join(run.dir, file);

@@ -86,7 +86,7 @@ test("compare: fewer than two runs or runs with different tasks are refused", as
     finished: true,
   });
   fs.writeFileSync(path.join(other, "tasks.json"), JSON.stringify([{ name: "digits", classes: ["a", "b"] }]));
-  await assert.rejects(writeComparison([one, other], path.join(root, "y")), /different|has tasks/);
+  await assert.rejects(writeComparison([one, other], path.join(root, "y")), /different tasks/);
   assert.equal(fs.existsSync(path.join(root, "y")), false, "nothing written for refused input");
 });
 

@@ -150,6 +150,9 @@ export async function exportRun(
     log(
       `${run.name}: ${run.tasks.length} task(s), ${hasCrossStitch(run) ? "cross-stitch" : "no cross-stitch"}, layout ${options.layout}`,
     );
+    log(
+      `serving ${run.served.folder}/ (${run.served.weights} weights${run.served.epoch === null ? "" : ` of epoch ${run.served.epoch}`}): ${run.served.reason}`,
+    );
 
     const data = await loadFashionMnist({ dataDir: options.dataDir, log });
     const order = shuffledIndices(data.train.count, createRng(20160401));
@@ -164,7 +167,7 @@ export async function exportRun(
     const testImages = normalizeImages(test.images, run.normalization);
 
     log(`parity on ${test.count} test images: tfjs vs float32 (onnxruntime-node)`);
-    const reference = (await tfjsLogits(run.dir, testImages)).map(
+    const reference = (await tfjsLogits(run.dir, run.served.folder, testImages)).map(
       (values, i): TaskLogits => ({ classes: run.tasks[i]?.classes.length ?? 0, values }),
     );
     const float32 = compareAll(
@@ -232,6 +235,7 @@ export async function exportRun(
     ];
     const report = {
       run: run.dir,
+      served: run.served,
       layout: options.layout,
       opset: OPSET,
       testImages: test.count,

@@ -1,9 +1,11 @@
 // Reads a training run folder (docs/run-folder.md) without tfjs: the run's
 // JSON files and the raw weights named in model.json's weightsManifest, each
 // checked so that a wrong folder fails with a sentence, not a stack trace.
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { z } from "zod";
+import { SELECTED_MODEL_DIR, SELECTION_FILE } from "../train/selection.ts";
 import { parseTaskFile, TaskFileError, type TaskSpec, validateTask } from "../train/tasks.ts";
 import { type Normalization, normalizationSchema } from "./manifest.ts";
 
@@ -14,8 +16,20 @@ export interface NamedWeight {
   readonly data: Float32Array;
 }
 
+/** Which of a run's saved models the export serves, and why. */
+export interface ServedWeights {
+  /** The model folder inside the run: model-best (the validation choice) or model (the last epoch). */
+  readonly folder: string;
+  readonly weights: "raw" | "ema";
+  /** The epoch the weights are from; null when the run does not say (model/ of an unfinished record). */
+  readonly epoch: number | null;
+  readonly reason: string;
+  readonly validationAccuracyMean: number | null;
+}
+
 export interface RunFolder {
   readonly dir: string;
+  readonly served: ServedWeights;
   readonly name: string;
   readonly config: Readonly<Record<string, unknown>>;
   readonly normalization: Normalization;
@@ -101,13 +115,52 @@ async function readWeights(modelDir: string, manifest: z.infer<typeof modelJsonS
   return weights;
 }
 
+const selectionSchema = z.object({
+  epoch: z.number().int().min(1),
+  weights: z.enum(["raw", "ema"]),
+  criterion: z.string(),
+  validation_accuracy_mean: z.number(),
+  model: z.literal(SELECTED_MODEL_DIR),
+});
+
+/**
+ * A run with a validation split serves what validation chose (selection.json, model-best/); a
+ * run without one can only serve its last epoch, since any other choice would be made on test.
+ */
+async function servedWeights(dir: string): Promise<ServedWeights> {
+  const selectionFile = join(dir, SELECTION_FILE);
+  if (existsSync(selectionFile)) {
+    const chosen = parseWith(selectionSchema, await readJson(selectionFile, SELECTION_FILE), SELECTION_FILE);
+    return {
+      folder: chosen.model,
+      weights: chosen.weights,
+      epoch: chosen.epoch,
+      reason: `chosen on the run's validation split: ${chosen.criterion}`,
+      validationAccuracyMean: chosen.validation_accuracy_mean,
+    };
+  }
+  const summaryFile = join(dir, "summary.json");
+  const summary = existsSync(summaryFile)
+    ? ((await readJson(summaryFile, "summary.json")) as { epochs?: unknown })
+    : {};
+  return {
+    folder: "model",
+    weights: "raw",
+    epoch: typeof summary.epochs === "number" ? summary.epochs : null,
+    reason:
+      "the run holds no validation split, so the last epoch's raw weights (choosing an epoch on test would be selecting on the test set)",
+    validationAccuracyMean: null,
+  };
+}
+
 export async function readRunFolder(runDir: string): Promise<RunFolder> {
   const dir = resolve(runDir);
-  const modelDir = join(dir, "model");
+  const served = await servedWeights(dir);
+  const modelDir = join(dir, served.folder);
   const modelJson = parseWith(
     modelJsonSchema,
-    await readJson(join(modelDir, "model.json"), "trained model (model/model.json)"),
-    "model/model.json is not a tfjs LayersModel with weights",
+    await readJson(join(modelDir, "model.json"), `trained model (${served.folder}/model.json)`),
+    `${served.folder}/model.json is not a tfjs LayersModel with weights`,
   );
   const config = await readJson(join(dir, "config.json"), "run config (config.json)");
   if (typeof config !== "object" || config === null || Array.isArray(config)) {
@@ -124,6 +177,7 @@ export async function readRunFolder(runDir: string): Promise<RunFolder> {
   );
   return {
     dir,
+    served,
     name: basename(dir),
     config: config as Record<string, unknown>,
     normalization,

@@ -7,11 +7,15 @@ import { ExportError } from "./run-folder.ts";
 
 const BATCH = 500;
 
-/** Per output (task order), count * classes logits for NHWC normalized images. */
-export async function tfjsLogits(runDir: string, images: Float32Array): Promise<Float32Array[]> {
+/** Per output (task order), count * classes logits for NHWC normalized images, of `<runDir>/<folder>`. */
+export async function tfjsLogits(
+  runDir: string,
+  folder: string,
+  images: Float32Array,
+): Promise<Float32Array[]> {
   let model: tf.LayersModel;
   try {
-    model = await loadRunModel(runDir);
+    model = await loadRunModel(runDir, folder);
   } catch (error) {
     throw new ExportError(`tfjs cannot load the trained model: ${(error as Error).message}`);
   }

@@ -128,7 +128,10 @@ function batchNorm(name: string) {
   });
 }
 
-/** Loads `<runDir>/model/model.json` with the CrossStitch class registered (importing this module does it). */
-export async function loadRunModel(runDir: string): Promise<tf.LayersModel> {
-  return tf.loadLayersModel(pathToFileURL(join(runDir, "model", "model.json")).href);
+/**
+ * Loads `<runDir>/<folder>/model.json` (model/ = the last epoch, model-best/ = the validation
+ * choice) with the CrossStitch class registered (importing this module does it).
+ */
+export async function loadRunModel(runDir: string, folder = "model"): Promise<tf.LayersModel> {
+  return tf.loadLayersModel(pathToFileURL(join(runDir, folder, "model.json")).href);
 }

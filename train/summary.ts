@@ -1,4 +1,5 @@
 /** summary.json: final, best-epoch and last-5-epoch test accuracy per task, and the learned alphas. */
+import type { Selection } from "./selection.ts";
 import type { TaskSpec } from "./tasks.ts";
 
 export interface EpochMetrics {
@@ -15,6 +16,23 @@ export interface EpochMetrics {
   images_per_second: number;
   /** Mean diagonal of each cross-stitch unit's alpha (1 = no sharing); empty for the baseline. */
   alpha_self: number[];
+  /** Coarse tasks answered through a finer head (e.g. category_from_fashion), on the test set. */
+  derived_test_accuracy?: Record<string, number>;
+  /** On the held-out validation split (runs with --val_size > 0). */
+  validation_accuracy?: Record<string, number>;
+  validation_accuracy_mean?: number;
+  /** The same figures for the moving average of the weights (runs with --ema_decay > 0). */
+  ema?: WeightsAccuracy;
+  /** The learning rate of the epoch's last step. */
+  lr?: number;
+}
+
+export interface WeightsAccuracy {
+  test_accuracy: Record<string, number>;
+  test_accuracy_mean: number;
+  derived_test_accuracy?: Record<string, number>;
+  validation_accuracy?: Record<string, number>;
+  validation_accuracy_mean?: number;
 }
 
 export interface AccuracyRow {
@@ -40,6 +58,8 @@ export interface RunSummary {
   }[];
   seconds_total: number;
   images_per_second_mean: number;
+  /** The weights validation chose (runs with --val_size > 0); see selection.ts. */
+  selected?: Selection;
 }
 
 function row(records: EpochMetrics[], tasks: readonly TaskSpec[]): AccuracyRow {

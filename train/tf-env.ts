@@ -9,7 +9,7 @@ import util from "node:util";
 process.env.TF_ENABLE_ONEDNN_OPTS ??= "1";
 process.env.TF_CPP_MIN_LOG_LEVEL ??= "2";
 
-// tfjs-node 4.22's kernel backend calls util.isNullOrUndefined, which Node 23 removed; it looks
-// the function up on the module object at call time, so putting it back here is enough.
-const legacy = util as unknown as { isNullOrUndefined?: (value: unknown) => boolean };
-legacy.isNullOrUndefined ??= (value: unknown) => value === null || value === undefined;
+// tfjs-node 4.22's kernels call util.isNullOrUndefined, which Node 23 removed: without it every
+// op with optional inputs throws "isNullOrUndefined is not a function" on Node 24.
+const legacyUtil = util as typeof util & { isNullOrUndefined?: (value: unknown) => boolean };
+legacyUtil.isNullOrUndefined ??= (value: unknown) => value === null || value === undefined;

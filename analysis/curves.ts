@@ -123,10 +123,13 @@ async function main(argv: string[]): Promise<number> {
     console.error("curves: name at least one run folder");
     return 2;
   }
-  fs.mkdirSync(out, { recursive: true });
-  for (const dir of dirs) {
+  const runs = dirs.map((dir) => {
     const run = readRunFiles(dir);
     if (run === null) throw new AnalysisError(`${dir}: no epoch recorded yet`);
+    return { dir, run };
+  });
+  fs.mkdirSync(out, { recursive: true });
+  for (const { dir, run } of runs) {
     const name = path.basename(path.resolve(dir));
     for (const task of [...run.tasks.map((t) => t.name), "mean"]) {
       await writeChart(

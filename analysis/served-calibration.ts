@@ -22,6 +22,8 @@ import { AnalysisError } from "./runs.ts";
 
 const THRESHOLDS = [0.9, 0.99];
 
+class UsageError extends Error {}
+
 function readArtifacts(dir: string) {
   const manifestFile = path.join(dir, MANIFEST_FILE);
   if (!fs.existsSync(manifestFile))
@@ -55,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
   });
   const bins = Number(values.bins);
   if (!Number.isInteger(bins) || bins < 2 || bins > 100)
-    throw new AnalysisError(`--bins: expected an integer 2-100, got ${values.bins}`);
+    throw new UsageError(`--bins: expected an integer 2-100, got ${values.bins}`);
   const { manifest, model, served } = readArtifacts(values.artifacts);
   const data = await loadFashionMnist(values.data_dir ? { dataDir: values.data_dir } : {});
   const images = normalizeImages(data.test.images, manifest.normalization);
@@ -145,7 +147,10 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     if (error instanceof AnalysisError || error instanceof DataError) {
       console.error(`calibration: ${error.message}`);
       process.exitCode = 1;
-    } else if ((error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+    } else if (
+      error instanceof UsageError ||
+      (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
+    ) {
       console.error(`calibration: ${(error as Error).message}`);
       process.exitCode = 2;
     } else throw error;

@@ -5,7 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { parseTrainArgs } from "../../train/config.ts";
+import { ConfigError, parseTrainArgs } from "../../train/config.ts";
 import { loadCheckpoint } from "../../train/run-folder.ts";
 import { InterruptedError, RunFolderError, runTraining } from "../../train/train.ts";
 
@@ -149,6 +149,14 @@ test("a beyond-style run (validation, EMA, augmentation, cosine, smoothing) save
         return rest;
       });
   assert.deepEqual(figures(interrupted.out), figures(straight.out));
+});
+
+test("a validation split that leaves nothing to train on is a usage error naming the sizes", async () => {
+  const config = parseTrainArgs(["--val_size", "60000", "--out", path.join(root, "too-much-validation")]);
+  await assert.rejects(runTraining(config, { log: quiet }), (error: Error) => {
+    return error instanceof ConfigError && /1\.\.59999 images, got 60000/.test(error.message);
+  });
+  assert.ok(!fs.existsSync(path.join(root, "too-much-validation", "config.json")));
 });
 
 test.after(() => fs.rmSync(root, { recursive: true, force: true }));

@@ -1,5 +1,6 @@
 // Every failure the API reports travels as an ApiError, so the one onError
 // handler can turn it into `{"error": {"code", "message"}}` with its status.
+// Messages are short fixed texts: what went wrong in detail goes to the log.
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
 export type ErrorCode =
@@ -15,6 +16,11 @@ export type ErrorCode =
   | "not_found"
   | "method_not_allowed"
   | "model_unavailable"
+  | "too_many_images"
+  | "request_too_large"
+  | "image_too_complex"
+  | "decode_time_exceeded"
+  | "request_aborted"
   | "internal_error";
 
 export class ApiError extends Error {
@@ -22,6 +28,8 @@ export class ApiError extends Error {
     readonly status: ContentfulStatusCode,
     readonly code: ErrorCode,
     message: string,
+    /** Headers the response carries with the error (Retry-After, Allow, WWW-Authenticate). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = "ApiError";

@@ -8,6 +8,7 @@ import { type ImageDecoder, MAX_REQUEST_DECODE_MS, MAX_REQUEST_PIXELS } from "..
 import { MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, MAX_JPEG_SCANS } from "../image-formats.ts";
 import type { Bindings } from "../index.ts";
 import { type ModelHolder, TOP_CLASSES } from "../inference.ts";
+import { jsonGuard } from "../middleware/json-guard.ts";
 import { multipartField } from "../multipart.ts";
 import { errorContent } from "../schemas.ts";
 
@@ -76,6 +77,8 @@ const predictRoute = createRoute({
         throw new ApiError(413, "payload_too_large", `the body is over ${MAX_BODY_BYTES} bytes`);
       },
     }),
+    // {"images": [{"pixels": [...]}]} nests 4 deep; one image over the batch limit still gets its own error.
+    jsonGuard({ maxDepth: 4, maxValues: (MAX_BATCH + 1) * (MODEL_PIXELS + 1), maxStringBytes: 64 }),
   ] as const,
   request: {
     query: z.object({ include: z.enum(["input"]).optional() }),

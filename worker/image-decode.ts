@@ -150,13 +150,16 @@ export async function checkInflatedSize(idat: Uint8Array[], expectedBytes: numbe
   if (inflated !== expectedBytes) throw undecodable();
 }
 
-/** Luma (0.299 R + 0.587 G + 0.114 B) with transparent pixels composited over white. */
+/**
+ * Luma (0.299 R + 0.587 G + 0.114 B, in 16-bit fixed point) with transparent
+ * pixels composited over white.
+ */
 export function rgbaToGray(rgba: Uint8ClampedArray | Uint8Array): Uint8Array {
   const gray = new Uint8Array(rgba.length >> 2);
   for (let i = 0, j = 0; i < gray.length; i++, j += 4) {
-    const luma = 0.299 * (rgba[j] ?? 0) + 0.587 * (rgba[j + 1] ?? 0) + 0.114 * (rgba[j + 2] ?? 0);
-    const alpha = (rgba[j + 3] ?? 255) / 255;
-    gray[i] = Math.round(luma * alpha + 255 * (1 - alpha));
+    const luma = (19595 * rgba[j]! + 38470 * rgba[j + 1]! + 7471 * rgba[j + 2]! + 32768) >> 16;
+    const alpha = rgba[j + 3]!;
+    gray[i] = alpha === 255 ? luma : ((luma * alpha + 255 * (255 - alpha) + 127) / 255) | 0;
   }
   return gray;
 }

@@ -16,10 +16,10 @@ import { directoryAssets } from "../testing/directory-assets.ts";
 import { loadFashionMnist } from "../train/data.ts";
 import { BUILTIN_TASKS } from "../train/tasks.ts";
 import { nodeCodecModules } from "../worker/dev/codecs.ts";
+import { stageAssets } from "../worker/dev/stage-assets.ts";
 import { ImageDecoder, MAX_REQUEST_PIXELS } from "../worker/image-decode.ts";
 import { createApp, MAX_BATCH, MAX_BODY_BYTES } from "../worker/index.ts";
 import { type ImagePrediction, ModelHolder } from "../worker/inference.ts";
-import { stageAssets } from "../worker/stage-assets.ts";
 import { CATALOG_DEFAULT_DIR, CATALOG_INDEX, type CatalogPhoto } from "./catalog-photos.ts";
 
 const { values } = parseArgs({

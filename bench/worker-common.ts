@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Manifest } from "../export/manifest.ts";
-import { stageAssets } from "../worker/stage-assets.ts";
+import { stageAssets } from "../worker/dev/stage-assets.ts";
 import { BENCH_ARTIFACTS_DIR, writeBenchArtifacts } from "./worker-model.ts";
 
 /** The goals, next to which every figure is reported. */

@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import * as ort from "onnxruntime-node";
 import sharp from "sharp";
 import { loadTestImages } from "../test/worker/helpers.ts";
-import { startWorkerd } from "../worker/local.ts";
+import { startWorkerd } from "../worker/dev/workerd.ts";
 import { GOALS, stageBenchAssets, summarize, toMiB, workerdRssBytes, writeResult } from "./worker-common.ts";
 
 const COLD_RUNS = 3;

@@ -34,6 +34,13 @@ export interface GrayImage {
 
 type EmscriptenInit = (module: WebAssembly.Module) => Promise<void>;
 
+/** What the codecs answer (an ImageData where the platform has one; Workers have none). */
+interface DecodedRgba {
+  width: number;
+  height: number;
+  data: Uint8ClampedArray;
+}
+
 export class ImageDecoder {
   private ready: Promise<CodecModules> | undefined;
 
@@ -92,7 +99,7 @@ export class ImageDecoder {
   }
 
   private async decode(bytes: Uint8Array, layout: ImageLayout, modules: CodecModules): Promise<GrayImage> {
-    let rgba: ImageData;
+    let rgba: DecodedRgba;
     try {
       if (layout.png) {
         await checkInflatedSize(layout.png.idat, layout.png.inflatedBytes);
@@ -125,30 +132,54 @@ export async function checkInflatedSize(idat: Uint8Array[], expectedBytes: numbe
   const inflater = new DecompressionStream("deflate");
   const writer = inflater.writable.getWriter();
   const reader = inflater.readable.getReader();
+  let stopped = false;
+  // The next piece is written only once the reader has drained all output and
+  // waits: the platform's stream may inflate a written piece in full, at once,
+  // whether or not anyone reads (workerd does), so it must not get ahead.
+  let drained: () => void = () => undefined;
   const feeding = (async () => {
     for (const part of idat) {
       for (let offset = 0; offset < part.byteLength; offset += INFLATE_SLICE_BYTES) {
-        await writer.ready;
+        const waiting = new Promise<void>((resolve) => {
+          drained = resolve;
+        });
         await writer.write(part.slice(offset, offset + INFLATE_SLICE_BYTES));
+        await waiting;
+        if (stopped) return;
       }
     }
     await writer.close();
   })();
+  feeding.catch(() => undefined);
   let inflated = 0;
   try {
     for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      inflated += value.byteLength;
+      const read = reader.read();
+      // Queued output settles the read at once; a pending read means the queue is empty.
+      const quick = await Promise.race([read, NOTHING_QUEUED]);
+      let result: ReadableStreamReadResult<Uint8Array>;
+      if (quick === "nothing queued") {
+        drained();
+        result = await read;
+      } else {
+        result = quick;
+      }
+      if (result.done) break;
+      inflated += result.value.byteLength;
       if (inflated > expectedBytes) throw undecodable();
     }
     await feeding;
   } catch (error) {
-    await Promise.allSettled([reader.cancel(), writer.abort(), feeding]);
+    stopped = true;
+    drained();
+    reader.cancel().catch(() => undefined);
+    writer.abort().catch(() => undefined);
     throw error instanceof ApiError ? error : undecodable();
   }
   if (inflated !== expectedBytes) throw undecodable();
 }
+
+const NOTHING_QUEUED = Promise.resolve("nothing queued" as const);
 
 /**
  * Luma (0.299 R + 0.587 G + 0.114 B, in 16-bit fixed point) with transparent

@@ -20,7 +20,7 @@ const app = createApp(new ModelHolder(), undefined, decoder);
 
 before(async () => {
   fixture = await makeFixture();
-  env = { ASSETS: directoryAssets(fixture.assetsDir) };
+  env = { ASSETS: directoryAssets(fixture.assetsDir), CORS_ORIGINS: "" };
   images = (await loadTestImages(3)).images;
 });
 after(() => fixture.remove());

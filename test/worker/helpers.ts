@@ -7,12 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Manifest } from "../../export/manifest.ts";
 import { loadFashionMnist } from "../../train/data.ts";
-import { stageAssets } from "../../worker/stage-assets.ts";
+import { stageAssets } from "../../worker/dev/stage-assets.ts";
 import { writeFixtureArtifacts } from "../fixtures/make-model.ts";
 
 export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
 export { directoryAssets } from "../../testing/directory-assets.ts";
-export { freePort, type RunningWorker, startWorkerd } from "../../worker/local.ts";
+export { freePort, type RunningWorker, startWorkerd } from "../../worker/dev/workerd.ts";
 
 export interface Fixture {
   /** Artifacts as the export stage writes them (int8 + fp32 + manifest). */

@@ -41,3 +41,17 @@ export interface ErrorBody {
 }
 
 export const errorBody = (code: ErrorCode, message: string): ErrorBody => ({ error: { code, message } });
+
+/**
+ * The request body's bytes. A body that cannot be read means the client went
+ * away (or broke the stream): a 400 logged as such, not a 500 of ours.
+ */
+export async function readBody(request: { arrayBuffer(): Promise<ArrayBuffer> }): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await request.arrayBuffer());
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    console.log("the request body could not be read:", error);
+    throw new ApiError(400, "request_aborted", "the request body could not be read");
+  }
+}

@@ -286,6 +286,26 @@ describe("what clients send", () => {
     assert.equal(response.status, 200, await response.clone().text());
   });
 
+  test("a client that goes away mid-body is answered 400 request_aborted, not a 500", async () => {
+    const controller = new AbortController();
+    const body = new ReadableStream<Uint8Array>({
+      start(stream) {
+        stream.enqueue(new Uint8Array(100));
+        controller.signal.addEventListener("abort", () => stream.error(new Error("connection reset")));
+      },
+    });
+    const request = new Request("http://worker/v1/predict", {
+      method: "POST",
+      body,
+      headers: { "content-type": "image/png" },
+      signal: controller.signal,
+      duplex: "half",
+    } as RequestInit);
+    const answer = app.request(request, undefined, env);
+    setTimeout(() => controller.abort(), 20);
+    await expectError(await answer, 400, "request_aborted");
+  });
+
   test("?include=input returns the 28x28 image the model saw", async () => {
     const response = await app.request(
       "/v1/predict?include=input",

@@ -3,7 +3,7 @@
 // string, and a flat array of two million numbers is validated one by one.
 // One scan over the bytes (no decoded copy) refuses all three.
 import type { MiddlewareHandler } from "hono";
-import { ApiError } from "../errors.ts";
+import { ApiError, readBody } from "../errors.ts";
 
 const JSON_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
 
@@ -18,7 +18,7 @@ export interface JsonShape {
 export function jsonGuard({ maxDepth, maxValues, maxStringBytes }: JsonShape): MiddlewareHandler {
   return async (c, next) => {
     if (!JSON_TYPE.test(c.req.header("content-type") ?? "")) return next();
-    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    const bytes = await readBody(c.req);
     let depth = 0;
     let values = 1;
     let stringStart = -1;

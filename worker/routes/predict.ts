@@ -1,13 +1,13 @@
 // POST /v1/predict: images (PNG, JPEG, WebP; raw body or multipart) or JSON
 // pixels in, every task's prediction for each image out.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
-import { ApiError, type ErrorCode } from "../errors.ts";
+import { ApiError, type ErrorCode, readBody } from "../errors.ts";
 import { MODEL_PIXELS, normalize, toModelPixels } from "../image.ts";
 import { type ImageDecoder, MAX_REQUEST_DECODE_MS, MAX_REQUEST_PIXELS } from "../image-decode.ts";
 import { MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, MAX_JPEG_SCANS } from "../image-formats.ts";
 import type { Bindings } from "../index.ts";
 import { type ModelHolder, TOP_CLASSES } from "../inference.ts";
+import { limitBody } from "../middleware/body.ts";
 import { jsonGuard } from "../middleware/json-guard.ts";
 import { multipartField } from "../multipart.ts";
 import { errorContent } from "../schemas.ts";
@@ -71,12 +71,7 @@ const predictRoute = createRoute({
   ].join(" "),
   security: [{ bearer: [] }],
   middleware: [
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new ApiError(413, "payload_too_large", `the body is over ${MAX_BODY_BYTES} bytes`);
-      },
-    }),
+    limitBody(MAX_BODY_BYTES),
     // {"images": [{"pixels": [...]}]} nests 4 deep; one image over the batch limit still gets its own error.
     jsonGuard({ maxDepth: 4, maxValues: (MAX_BATCH + 1) * (MODEL_PIXELS + 1), maxStringBytes: 64 }),
   ] as const,
@@ -157,11 +152,11 @@ export function registerPredictRoute(
     } else {
       let images: Uint8Array[];
       if (contentType.startsWith("multipart/form-data")) {
-        const body = new Uint8Array(await c.req.arrayBuffer());
+        const body = await readBody(c.req);
         images = multipartField(body, contentType, "image", MAX_BATCH);
         if (images.length === 0) throw new ApiError(400, "invalid_body", 'send the images in field "image"');
       } else if (IMAGE_TYPES.some((type) => contentType.startsWith(type))) {
-        images = [new Uint8Array(await c.req.arrayBuffer())];
+        images = [await readBody(c.req)];
       } else {
         throw new ApiError(415, "unsupported_media_type", "send PNG, JPEG, WebP, multipart or JSON");
       }

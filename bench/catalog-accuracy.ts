@@ -56,7 +56,7 @@ async function predict(body: BodyInit, contentType?: string): Promise<ImagePredi
 }
 
 /**
- * Requests of at most MAX_BATCH images within the body budget and an eighth of
+ * Requests of at most MAX_BATCH images within the body budget and a quarter of
  * the pixel budget, in order: on a busy shared machine a full pixel budget of
  * photos can pass the decode-time budget, which would answer 422.
  */
@@ -67,7 +67,7 @@ function batches<T>(items: T[], pixels: (item: T) => number, bytes: (item: T) =>
   for (const item of items) {
     const full =
       current.length === MAX_BATCH ||
-      pixelSum + pixels(item) > MAX_REQUEST_PIXELS / 8 ||
+      pixelSum + pixels(item) > MAX_REQUEST_PIXELS / 4 ||
       byteSum + bytes(item) > MAX_BODY_BYTES - 64 * 1024;
     if (full && current.length > 0) {
       out.push(current);

@@ -70,7 +70,7 @@ for (const [width, height] of SIZES) {
     ["webp q80", new Uint8Array(await source.clone().webp({ quality: 80 }).toBuffer()), undefined],
   ];
   for (const [format, bytes, pureJs] of formats) {
-    const workerMs = await time(() => decoder.decodeAll([bytes]));
+    const workerMs = await time(() => decoder.decodeAll([bytes], (gray) => gray));
     const pureJsMs = pureJs ? await time(() => pureJs(bytes)) : undefined;
     const row = {
       image: `${width}x${height}`,

@@ -19,7 +19,7 @@ export interface CodecModules {
 }
 
 /** Decoded pixels (all images of one request together) a request may ask for. */
-export const MAX_REQUEST_PIXELS = 8_400_000;
+export const MAX_REQUEST_PIXELS = 4_200_000;
 /** Decode time a request may spend; checked before each image after the first. */
 export const MAX_REQUEST_DECODE_MS = 1000;
 /** Input fed to the inflater at a time: no piece can inflate to more than ~1032x its size. */
@@ -68,9 +68,10 @@ export class ImageDecoder {
 
   /**
    * Checks every image's structure and size, charges the request's pixel budget
-   * for all of them, then decodes them in order within the time budget.
+   * for all of them, then decodes them in order within the time budget, handing
+   * each to `convert` at once so no more than one decoded image is held at a time.
    */
-  async decodeAll(images: Uint8Array[], onDecoded?: (ms: number) => void): Promise<GrayImage[]> {
+  async decodeAll<T>(images: Uint8Array[], convert: (image: GrayImage, decodeMs: number) => T): Promise<T[]> {
     const layouts = images.map(inspectImage);
     const pixels = layouts.reduce((sum, { width, height }) => sum + width * height, 0);
     if (pixels > MAX_REQUEST_PIXELS) {
@@ -82,7 +83,7 @@ export class ImageDecoder {
     }
     const modules = await this.modules();
     const start = performance.now();
-    const decoded: GrayImage[] = [];
+    const converted: T[] = [];
     for (const [i, layout] of layouts.entries()) {
       if (i > 0 && performance.now() - start > MAX_REQUEST_DECODE_MS) {
         throw new ApiError(
@@ -92,10 +93,10 @@ export class ImageDecoder {
         );
       }
       const imageStart = performance.now();
-      decoded.push(await this.decode(images[i] ?? new Uint8Array(), layout, modules));
-      onDecoded?.(performance.now() - imageStart);
+      const image = await this.decode(images[i] ?? new Uint8Array(), layout, modules);
+      converted.push(convert(image, performance.now() - imageStart));
     }
-    return decoded;
+    return converted;
   }
 
   private async decode(bytes: Uint8Array, layout: ImageLayout, modules: CodecModules): Promise<GrayImage> {

@@ -17,7 +17,7 @@ before(async () => {
 });
 
 const gray28 = (pixels: Uint8Array) => sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } });
-const decodeToGray = async (bytes: Uint8Array) => (await decoder.decodeAll([bytes]))[0];
+const decodeToGray = async (bytes: Uint8Array) => (await decoder.decodeAll([bytes], (gray) => gray))[0];
 const pipeline = async (encoded: Buffer) => {
   const gray = await decodeToGray(new Uint8Array(encoded));
   assert.ok(gray);

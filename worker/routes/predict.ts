@@ -160,12 +160,13 @@ export function registerPredictRoute(
       } else {
         throw new ApiError(415, "unsupported_media_type", "send PNG, JPEG, WebP, multipart or JSON");
       }
-      const gray = await decoder.decodeAll(images, (imageMs) => {
-        decodeMs += imageMs;
+      pixels = await decoder.decodeAll(images, (gray, imageDecodeMs) => {
+        decodeMs += imageDecodeMs;
+        const start = performance.now();
+        const modelPixels = toModelPixels(gray);
+        preprocessMs += performance.now() - start;
+        return modelPixels;
       });
-      const start = performance.now();
-      pixels = gray.map(toModelPixels);
-      preprocessMs += performance.now() - start;
     }
     const loadStart = performance.now();
     const model = await models.get(c.env.ASSETS);

@@ -14,13 +14,7 @@ import * as ort from "onnxruntime-node";
 import sharp from "sharp";
 import { loadTestImages } from "../test/worker/helpers.ts";
 import { startWorkerd } from "../worker/dev/workerd.ts";
-import {
-  GOALS, stageBenchAssets,
-  summarize,
-  toMiB,
-  workerdRssBytes,
-  writeResult,
-} from "./worker-common.ts";
+import { GOALS, stageBenchAssets, summarize, toMiB, workerdRssBytes, writeResult } from "./worker-common.ts";
 
 const COLD_RUNS = 3;
 /** Requests measured right after start, before V8 tiers the wasm up. */

@@ -226,7 +226,7 @@ done. Where everything is:
   comparison     ${comparisonDir}
   artifacts      ${artifacts} (model.int8.onnx served, model.fp32.onnx, manifest.json, export-report.json)
   test images    ${path.join(runsDir, "samples")}
-serve it yourself: npm run dev   then: npm run predict -- ${path.relative(process.cwd(), samples[0]!.file)}`);
+serve it yourself: npm run serve   then: npm run predict -- ${path.relative(process.cwd(), samples[0]!.file)}`);
 }
 
 main().catch((error: unknown) => {

@@ -15,10 +15,10 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { DEFAULT_TASKS } from "../contracts/tasks.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { buildModel } from "../train/model.ts";
 import { Trainer } from "../train/step.ts";
-import { DEFAULT_TASKS } from "../train/tasks.ts";
 import * as tf from "../train/tf.ts";
 
 const KERAS_IMAGES_PER_SECOND = 950;

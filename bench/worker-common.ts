@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import type { Manifest } from "../export/manifest.ts";
+import type { Manifest } from "../contracts/manifest.ts";
 import { stageAssets } from "../worker/stage-assets.ts";
 import { BENCH_ARTIFACTS_DIR, writeBenchArtifacts } from "./worker-model.ts";
 

@@ -2,8 +2,8 @@
  * The training configuration: defaults equal to the reference, the reference's flag names, and
  * strict parsing (an unknown flag or a bad value is a ConfigError naming the flag).
  */
-import type { AlphaInit, AlphaMode } from "./cross-stitch.ts";
-import type { NormalizationKind } from "./dataset.ts";
+import type { AlphaInit, AlphaMode } from "../contracts/architecture.ts";
+import type { NormalizationKind } from "../contracts/normalization.ts";
 
 export interface TrainConfig {
   lr: number;

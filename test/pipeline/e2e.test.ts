@@ -8,9 +8,10 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import sharp from "sharp";
 import { requestPredictions } from "../../client/predict.ts";
-import { parseManifest } from "../../export/manifest.ts";
-import { IMAGE_SIZE, loadFashionMnist, PIXELS_PER_IMAGE } from "../../train/data.ts";
-import { BUILTIN_TASKS } from "../../train/tasks.ts";
+import { IMAGE_SIZE, PIXELS_PER_IMAGE } from "../../contracts/image.ts";
+import { parseManifest } from "../../contracts/manifest.ts";
+import { BUILTIN_TASKS } from "../../contracts/tasks.ts";
+import { loadFashionMnist } from "../../data/fashion-mnist.ts";
 import { type RunningWorker, startWorkerd } from "../../worker/local.ts";
 import { stageAssets } from "../../worker/stage-assets.ts";
 

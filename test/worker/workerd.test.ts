@@ -4,7 +4,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import sharp from "sharp";
-import { MAX_BODY_BYTES } from "../../worker/index.ts";
 import {
   type Fixture,
   loadTestImages,
@@ -12,7 +11,8 @@ import {
   pixelsBody,
   type RunningWorker,
   startWorkerd,
-} from "./helpers.ts";
+} from "../../testing/worker.ts";
+import { MAX_BODY_BYTES } from "../../worker/index.ts";
 
 const TOKEN = "integration-token";
 const FUZZ_CASES = 300;

@@ -1,6 +1,7 @@
 // export-report.json: what the export measured (sizes, calibration, parity per task, every
 // check), read back by the pipeline and the export-parity benchmark.
 import { z } from "zod";
+import { parseOrFail } from "./parse.ts";
 
 export const taskComparisonSchema = z.object({
   task: z.string(),
@@ -63,8 +64,5 @@ export type ExportReport = z.infer<typeof exportReportSchema>;
 
 /** Parses and validates an export report, naming the first offending field. */
 export function parseExportReport(value: unknown, file: string): ExportReport {
-  const result = exportReportSchema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  throw new Error(`${file}: ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "invalid"}`);
+  return parseOrFail(exportReportSchema, value, (problem) => new Error(`${file}: ${problem}`));
 }

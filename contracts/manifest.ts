@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { modelInputSchema } from "./image.ts";
 import { normalizationSchema } from "./normalization.ts";
+import { parseOrFail } from "./parse.ts";
 import { TASK_NAME } from "./tasks.ts";
 
 export const MANIFEST_FORMAT = "stitch-edge-manifest";
@@ -57,11 +58,5 @@ export type TaskEntry = z.infer<typeof taskEntrySchema>;
 
 /** Parses and validates a manifest, naming the first offending field. */
 export function parseManifest(value: unknown): Manifest {
-  const result = manifestSchema.safeParse(value);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const where = issue?.path.length ? issue.path.join(".") : "(root)";
-    throw new Error(`invalid manifest at ${where}: ${issue?.message ?? "unknown error"}`);
-  }
-  return result.data;
+  return parseOrFail(manifestSchema, value, (problem) => new Error(`invalid manifest at ${problem}`));
 }

@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { architectureSchema } from "./architecture.ts";
 import { NORMALIZATION_KINDS } from "./normalization.ts";
+import { parseOrFail } from "./parse.ts";
 
 export const RUN_FILES = {
   config: "config.json",
@@ -76,10 +77,7 @@ export type RunSummary = z.infer<typeof runSummarySchema>;
 
 /** Parses `value` with `schema`; an error names the file and the first offending field. */
 export function parseRunFile<T>(schema: z.ZodType<T>, value: unknown, file: string): T {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  throw new RunFileError(`${file}: ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "invalid"}`);
+  return parseOrFail(schema, value, (problem) => new RunFileError(`${file}: ${problem}`));
 }
 
 export class RunFileError extends Error {

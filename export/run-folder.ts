@@ -6,6 +6,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import type { Architecture } from "../contracts/architecture.ts";
 import type { Normalization } from "../contracts/normalization.ts";
+import { parseOrFail } from "../contracts/parse.ts";
 import { RUN_FILES, RunFileError } from "../contracts/run-folder.ts";
 import { TaskFileError, type TaskSpec } from "../contracts/tasks.ts";
 import { readJsonFile } from "../stage-files/files.ts";
@@ -40,13 +41,6 @@ const modelJsonSchema = z.object({
     }),
   ),
 });
-
-function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  throw new ExportError(`${what}: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
-}
 
 /** A run-folder reader's error as the export's own (one sentence, exit 1). */
 function asExportError<T>(read: () => T): T {
@@ -92,10 +86,10 @@ async function readWeights(modelDir: string, manifest: z.infer<typeof modelJsonS
 export async function readRunFolder(runDir: string): Promise<RunFolder> {
   const dir = resolve(runDir);
   const modelDir = dirname(join(dir, RUN_FILES.model));
-  const modelJson = parseWith(
+  const modelJson = parseOrFail(
     modelJsonSchema,
     asExportError(() => readJsonFile(join(dir, RUN_FILES.model), `trained model (${RUN_FILES.model})`)),
-    `${RUN_FILES.model} is not a tfjs LayersModel with weights`,
+    (problem) => new ExportError(`${RUN_FILES.model} is not a tfjs LayersModel with weights: ${problem}`),
   );
   const layerConfigs = new Map(
     modelJson.modelTopology.config.layers.map((l) => [String(l.config.name), l.config] as const),

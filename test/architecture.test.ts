@@ -13,6 +13,17 @@ const REPO_ROOT = path.resolve(new URL("..", import.meta.url).pathname);
  * Which of our rooms each room may import (its own files always). A room is a top-level folder,
  * except worker/dev/, the Node tools beside the worker bundle. Rooms not listed may not exist.
  */
+const STAGES = [
+  "contracts",
+  "data",
+  "stage-files",
+  "engine",
+  "train",
+  "export",
+  "worker",
+  "worker/dev",
+  "client",
+];
 const MAY_IMPORT: Record<string, readonly string[]> = {
   contracts: [],
   data: ["contracts"],
@@ -25,44 +36,9 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   "worker/dev": ["contracts", "engine", "stage-files", "worker"],
   client: ["contracts"],
   pipeline: ["contracts", "data", "stage-files", "client", "worker", "worker/dev"],
-  testing: [
-    "contracts",
-    "data",
-    "stage-files",
-    "engine",
-    "train",
-    "export",
-    "worker",
-    "worker/dev",
-    "client",
-  ],
-  bench: [
-    "contracts",
-    "data",
-    "stage-files",
-    "engine",
-    "train",
-    "export",
-    "worker",
-    "worker/dev",
-    "client",
-    "testing",
-  ],
-  test: [
-    "contracts",
-    "data",
-    "stage-files",
-    "engine",
-    "train",
-    "analysis",
-    "export",
-    "worker",
-    "worker/dev",
-    "client",
-    "pipeline",
-    "testing",
-    "bench",
-  ],
+  testing: STAGES,
+  bench: [...STAGES, "testing"],
+  test: [...STAGES, "analysis", "pipeline", "testing", "bench"],
 };
 
 /** Within export/, only these files may import train/ (TensorFlow): the CLI passes the reference in. */

@@ -7,7 +7,14 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
-import { DataError, decodeIdxFile, IDX_FILES, type IdxFileSpec, loadFashionMnist, SYSTEM_DATA_DIR } from "../../data/fashion-mnist.ts";
+import {
+  DataError,
+  decodeIdxFile,
+  IDX_FILES,
+  type IdxFileSpec,
+  loadFashionMnist,
+  SYSTEM_DATA_DIR,
+} from "../../data/fashion-mnist.ts";
 
 /** A tiny IDX file pair set with its own specs, so tests run on a few images. */
 function tinyIdx(count: number, prefix: string) {

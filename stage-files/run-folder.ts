@@ -18,7 +18,7 @@ import {
   runSummarySchema,
 } from "../contracts/run-folder.ts";
 import { parseRunTasks, parseTaskFile, TaskFileError, type TaskSpec } from "../contracts/tasks.ts";
-import { readJsonFile, readText, writeFileAtomic } from "./files.ts";
+import { readJsonFile, readText, writeFileAtomic, writeJsonAtomic } from "./files.ts";
 
 const inRun = (runDir: string, name: string) => path.join(runDir, name);
 
@@ -56,6 +56,22 @@ export function readMetrics(runDir: string): EpochMetrics[] {
 export function readSummary(runDir: string): RunSummary {
   const file = inRun(runDir, RUN_FILES.summary);
   return parseRunFile(runSummarySchema, readJsonFile(file, RUN_FILES.summary), file);
+}
+
+export function writeRunConfig(runDir: string, config: RunConfig): void {
+  writeJsonAtomic(inRun(runDir, RUN_FILES.config), config);
+}
+
+export function writeNormalization(runDir: string, normalization: Normalization): void {
+  writeJsonAtomic(inRun(runDir, RUN_FILES.normalization), normalization);
+}
+
+export function writeRunTasks(runDir: string, tasks: readonly TaskSpec[]): void {
+  writeJsonAtomic(inRun(runDir, RUN_FILES.tasks), tasks);
+}
+
+export function writeSummary(runDir: string, summary: RunSummary): void {
+  writeJsonAtomic(inRun(runDir, RUN_FILES.summary), summary);
 }
 
 export function appendMetrics(runDir: string, record: EpochMetrics): void {

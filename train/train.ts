@@ -12,13 +12,16 @@ import { type EpochMetrics, RUN_FILES, type RunSummary } from "../contracts/run-
 import { DEFAULT_TASKS, TaskFileError, type TaskSpec, taskLabels } from "../contracts/tasks.ts";
 import { createRng, shuffledIndices, takeSubset } from "../data/dataset.ts";
 import { DataError, loadFashionMnist, type Split } from "../data/fashion-mnist.ts";
-import { writeJsonAtomic } from "../stage-files/files.ts";
 import {
   appendMetrics,
   keepMetricsUpTo,
   loadTaskFile,
   readMetrics,
   readRunConfig,
+  writeNormalization,
+  writeRunConfig,
+  writeRunTasks,
+  writeSummary,
 } from "../stage-files/run-folder.ts";
 import { ConfigError, parseTrainArgs, type TrainConfig, usage } from "./config.ts";
 import { evaluate } from "./evaluate.ts";
@@ -147,9 +150,9 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
   const normalization = computeNormalization(train.images, config.normalization);
   if (resumeFrom === null) {
     fs.mkdirSync(dir, { recursive: true });
-    writeJsonAtomic(path.join(dir, RUN_FILES.normalization), normalization);
-    writeJsonAtomic(path.join(dir, RUN_FILES.tasks), tasks);
-    writeJsonAtomic(path.join(dir, RUN_FILES.config), {
+    writeNormalization(dir, normalization);
+    writeRunTasks(dir, tasks);
+    writeRunConfig(dir, {
       ...config,
       resume: false,
       overwrite: false,
@@ -244,7 +247,7 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
     }
     await saveModel(dir, model);
     const summary = summarize(model.name, tasks, readMetrics(dir), alphaValues(model));
-    writeJsonAtomic(path.join(dir, RUN_FILES.summary), summary);
+    writeSummary(dir, summary);
     log(
       `done: final mean test accuracy ${summary.final.mean.toFixed(4)} (${tasks.map((t) => `${t.name} ${(summary.final.per_task[t.name] as number).toFixed(4)}`).join(", ")}); ` +
         `best ${summary.best.mean.toFixed(4)} at epoch ${summary.best.epoch}; last-5 mean ${summary.last5.mean.toFixed(4)}; summary in ${path.join(dir, RUN_FILES.summary)}`,

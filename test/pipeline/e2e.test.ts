@@ -9,9 +9,9 @@ import { after, before, test } from "node:test";
 import sharp from "sharp";
 import { requestPredictions } from "../../client/predict.ts";
 import { IMAGE_SIZE, PIXELS_PER_IMAGE } from "../../contracts/image.ts";
-import { parseManifest } from "../../contracts/manifest.ts";
 import { BUILTIN_TASKS } from "../../contracts/tasks.ts";
 import { loadFashionMnist } from "../../data/fashion-mnist.ts";
+import { readManifest } from "../../stage-files/artifacts.ts";
 import { type RunningWorker, startWorkerd } from "../../worker/local.ts";
 import { stageAssets } from "../../worker/stage-assets.ts";
 
@@ -52,9 +52,7 @@ after(async () => {
 });
 
 test("train -> export -> workerd answers both tasks for real test images, mostly right", async () => {
-  const manifest = parseManifest(
-    JSON.parse(fs.readFileSync(path.join(artifactsDir, "manifest.json"), "utf8")),
-  );
+  const manifest = readManifest(artifactsDir);
   assert.deepEqual(
     manifest.tasks.map((t) => t.name),
     ["fashion", "category"],

@@ -152,12 +152,7 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
     fs.mkdirSync(dir, { recursive: true });
     writeNormalization(dir, normalization);
     writeRunTasks(dir, tasks);
-    writeRunConfig(dir, {
-      ...config,
-      resume: false,
-      overwrite: false,
-      task_list: tasks,
-    });
+    writeRunConfig(dir, { ...config, resume: false, overwrite: false });
   }
 
   const model = buildModel(config, tasks);

@@ -15,8 +15,8 @@ import { SOURCE_CLASSES } from "../contracts/tasks.ts";
 import { loadFashionMnist } from "../data/fashion-mnist.ts";
 import { readExportReport, readManifest } from "../stage-files/artifacts.ts";
 import { readSummary } from "../stage-files/run-folder.ts";
-import { startWorkerd } from "../worker/local.ts";
-import { stageAssets } from "../worker/stage-assets.ts";
+import { stageAssets } from "../worker/dev/stage-assets.ts";
+import { startWorkerd } from "../worker/dev/workerd.ts";
 
 const REPO_ROOT = path.resolve(new URL("..", import.meta.url).pathname);
 

@@ -44,12 +44,6 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
 /** Within export/, only these files may import train/ (TensorFlow): the CLI passes the reference in. */
 const EXPORT_FILES_IMPORTING_TRAIN = ["export/cli.ts", "export/tfjs-reference.ts"];
 
-/**
- * Node tools still in worker/ until they move to worker/dev/ (the platform issue moves them);
- * they keep worker/dev/'s row meanwhile.
- */
-const WORKER_DEV_TOOLS_IN_WORKER = ["worker/local.ts", "worker/stage-assets.ts"];
-
 /** Files whose whole import closure must stay free of a package prefix. */
 const CLOSURE_BANS: { entry: string; banned: readonly string[]; why: string }[] = [
   {
@@ -65,7 +59,7 @@ const CLOSURE_BANS: { entry: string; banned: readonly string[]; why: string }[] 
 ];
 
 export function roomOf(file: string): string {
-  if (file.startsWith("worker/dev/") || WORKER_DEV_TOOLS_IN_WORKER.includes(file)) return "worker/dev";
+  if (file.startsWith("worker/dev/")) return "worker/dev";
   return file.split("/")[0] as string;
 }
 

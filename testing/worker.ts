@@ -7,12 +7,12 @@ import { tmpdir } from "node:os";
 import { join, normalize as normalizePath } from "node:path";
 import type { Manifest } from "../contracts/manifest.ts";
 import { loadFashionMnist } from "../data/fashion-mnist.ts";
+import { stageAssets } from "../worker/dev/stage-assets.ts";
 import type { AssetFetcher } from "../worker/inference.ts";
-import { stageAssets } from "../worker/stage-assets.ts";
 import { writeFixtureArtifacts } from "./onnx-model.ts";
 
 export const REPO_ROOT = new URL("../", import.meta.url).pathname;
-export { freePort, type RunningWorker, startWorkerd } from "../worker/local.ts";
+export { freePort, type RunningWorker, startWorkerd } from "../worker/dev/workerd.ts";
 
 export interface Fixture {
   /** Artifacts as the export stage writes them (int8 + fp32 + manifest). */

@@ -15,7 +15,7 @@ export interface TrainConfig {
   seed: number;
   /** Run folder; defaults to runs/<baseline|cross-stitch>-s<seed>. */
   out: string;
-  /** Task file (JSON, see train/tasks.ts); null = the default fashion + category tasks. */
+  /** Task file (JSON, see contracts/tasks.ts); null = the default fashion + category tasks. */
   tasks: string | null;
   /** Folder with the four IDX files; null = the loader's search order. */
   data_dir: string | null;

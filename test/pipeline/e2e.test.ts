@@ -12,8 +12,8 @@ import { IMAGE_SIZE, PIXELS_PER_IMAGE } from "../../contracts/image.ts";
 import { BUILTIN_TASKS } from "../../contracts/tasks.ts";
 import { loadFashionMnist } from "../../data/fashion-mnist.ts";
 import { readManifest } from "../../stage-files/artifacts.ts";
-import { type RunningWorker, startWorkerd } from "../../worker/local.ts";
-import { stageAssets } from "../../worker/stage-assets.ts";
+import { stageAssets } from "../../worker/dev/stage-assets.ts";
+import { type RunningWorker, startWorkerd } from "../../worker/dev/workerd.ts";
 
 const REPO_ROOT = new URL("../../", import.meta.url).pathname;
 const IMAGES_SENT = 24;

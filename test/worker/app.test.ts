@@ -22,7 +22,7 @@ const app = createApp();
 
 before(async () => {
   fixture = await makeFixture();
-  env = { ASSETS: directoryAssets(fixture.assetsDir) };
+  env = { ASSETS: directoryAssets(fixture.assetsDir), CORS_ORIGINS: "" };
   images = (await loadTestImages(3)).images;
 });
 after(() => fixture.remove());

@@ -17,7 +17,7 @@ import {
   type RunningWorker,
   startWorkerd,
 } from "../../testing/worker.ts";
-import { stageAssets } from "../../worker/stage-assets.ts";
+import { stageAssets } from "../../worker/dev/stage-assets.ts";
 
 const IMAGES = 100;
 const SCORE_TOLERANCE = 1e-4;

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import * as ort from "onnxruntime-node";
 import sharp from "sharp";
-import { loadTestImages } from "../test/worker/helpers.ts";
+import { loadTestImages } from "../testing/worker.ts";
 import { startWorkerd } from "../worker/dev/workerd.ts";
 import { GOALS, stageBenchAssets, summarize, toMiB, workerdRssBytes, writeResult } from "./worker-common.ts";
 

@@ -12,9 +12,9 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import sharp from "sharp";
-import { directoryAssets } from "../testing/directory-assets.ts";
-import { loadFashionMnist } from "../train/data.ts";
-import { BUILTIN_TASKS } from "../train/tasks.ts";
+import { BUILTIN_TASKS } from "../contracts/tasks.ts";
+import { loadFashionMnist } from "../data/fashion-mnist.ts";
+import { directoryAssets } from "../testing/worker.ts";
 import { nodeCodecModules } from "../worker/dev/codecs.ts";
 import { stageAssets } from "../worker/dev/stage-assets.ts";
 import { ImageDecoder, MAX_REQUEST_PIXELS } from "../worker/image-decode.ts";
@@ -113,7 +113,7 @@ function accuracy(scored: Scored[]): Record<string, number> {
   const result: Record<string, number> = {};
   for (const task of manifest.tasks) {
     const labelMap = BUILTIN_TASKS[task.name]?.labelMap;
-    if (!labelMap) throw new Error(`task ${task.name} has no label map in train/tasks.ts`);
+    if (!labelMap) throw new Error(`task ${task.name} has no label map in contracts/tasks.ts`);
     const right = scored.filter(
       ({ photo, prediction }) => prediction[task.name]?.index === labelMap[photo.label],
     );

@@ -9,7 +9,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import sharp from "sharp";
-import { loadFashionMnist } from "../train/data.ts";
+import { loadFashionMnist } from "../data/fashion-mnist.ts";
 
 export interface CatalogPhoto {
   file: string;

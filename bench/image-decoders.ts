@@ -7,7 +7,7 @@ import { cpus, loadavg } from "node:os";
 import { decode as decodePngJs } from "fast-png";
 import { decode as decodeJpegJs } from "jpeg-js";
 import sharp, { type Sharp } from "sharp";
-import { loadFashionMnist } from "../train/data.ts";
+import { loadFashionMnist } from "../data/fashion-mnist.ts";
 import { nodeCodecModules } from "../worker/dev/codecs.ts";
 import { ImageDecoder } from "../worker/image-decode.ts";
 

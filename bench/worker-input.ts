@@ -8,8 +8,8 @@
 //   tsx bench/worker-input.ts      (STITCH_ARTIFACTS=<dir> for a real export)
 import { readFile, rm } from "node:fs/promises";
 import sharp from "sharp";
-import { loadTestImages } from "../test/worker/helpers.ts";
 import { adversarialCases, postCase } from "../testing/adversarial-images.ts";
+import { loadTestImages } from "../testing/worker.ts";
 import { startWorkerd } from "../worker/dev/workerd.ts";
 import { stageBenchAssets, toMiB, workerdRssBytes, writeResult } from "./worker-common.ts";
 

@@ -9,13 +9,12 @@
 //    on white becomes a light object on black.
 // 4. The contrast is stretched: the background becomes 0 and the brightest pixel 255.
 // JSON pixels skip all of this: they are taken to be Fashion-MNIST-style already.
-// Decoding (PNG, JPEG, WebP to gray, alpha over white) is image-decode.ts.
+// Decoding (PNG, JPEG, WebP to gray, alpha over white) is image-decode.ts;
+// standardization with the manifest's statistics is contracts/normalization.ts.
 
-import type { Normalization } from "../export/manifest.ts";
+import { IMAGE_SIZE, PIXELS_PER_IMAGE } from "../contracts/image.ts";
 import type { GrayImage } from "./image-decode.ts";
 
-export const MODEL_SIDE = 28;
-export const MODEL_PIXELS = MODEL_SIDE * MODEL_SIDE;
 /**
  * How far from the corner colour a pixel must be to count as the object when
  * trimming: a share of the largest difference in the image, and at least a
@@ -78,9 +77,9 @@ export function trimBox(
  * 28x28 image is never shifted by a fraction of a pixel and blurred.
  */
 function axisWeights(length: number, side: number): { first: number; weights: number[]; covered: number }[] {
-  const scale = side / MODEL_SIDE;
-  const padding = Math.ceil((MODEL_SIDE - Math.round(length / scale)) / 2) * scale;
-  return Array.from({ length: MODEL_SIDE }, (_, cell) => {
+  const scale = side / IMAGE_SIZE;
+  const padding = Math.ceil((IMAGE_SIZE - Math.round(length / scale)) / 2) * scale;
+  return Array.from({ length: IMAGE_SIZE }, (_, cell) => {
     const start = cell * scale - padding;
     const end = start + scale;
     const first = Math.max(0, Math.floor(start));
@@ -101,40 +100,40 @@ export function toModelPixels(image: GrayImage): Float32Array {
   const background = cornerBackground(image);
   const box = trimBox(image, background);
   const side = Math.max(box.width, box.height);
-  const area = (side / MODEL_SIDE) ** 2;
+  const area = (side / IMAGE_SIZE) ** 2;
   const columns = axisWeights(box.width, side);
   const rows = axisWeights(box.height, side);
   // Horizontal pass: every source row of the box reduced to 28 weighted sums.
-  const rowSums = new Float64Array(box.height * MODEL_SIDE);
+  const rowSums = new Float64Array(box.height * IMAGE_SIZE);
   for (let y = 0; y < box.height; y++) {
     const rowStart = (box.y + y) * image.width + box.x;
-    for (let cx = 0; cx < MODEL_SIDE; cx++) {
+    for (let cx = 0; cx < IMAGE_SIZE; cx++) {
       const column = columns[cx];
       if (!column) continue;
       let sum = 0;
       for (let k = 0; k < column.weights.length; k++) {
         sum += (column.weights[k] ?? 0) * (image.gray[rowStart + column.first + k] ?? 0);
       }
-      rowSums[y * MODEL_SIDE + cx] = sum;
+      rowSums[y * IMAGE_SIZE + cx] = sum;
     }
   }
   const negate = background > 127.5;
-  const pixels = new Float32Array(MODEL_PIXELS);
+  const pixels = new Float32Array(PIXELS_PER_IMAGE);
   let brightest = 0;
-  for (let cy = 0; cy < MODEL_SIDE; cy++) {
+  for (let cy = 0; cy < IMAGE_SIZE; cy++) {
     const row = rows[cy];
     if (!row) continue;
-    for (let cx = 0; cx < MODEL_SIDE; cx++) {
+    for (let cx = 0; cx < IMAGE_SIZE; cx++) {
       const column = columns[cx];
       if (!column) continue;
       let sum = 0;
       for (let k = 0; k < row.weights.length; k++) {
-        sum += (row.weights[k] ?? 0) * (rowSums[(row.first + k) * MODEL_SIDE + cx] ?? 0);
+        sum += (row.weights[k] ?? 0) * (rowSums[(row.first + k) * IMAGE_SIZE + cx] ?? 0);
       }
       // The part of the cell that falls in the padding takes the background value.
       const value = (sum + background * (area - row.covered * column.covered)) / area;
       const oriented = negate ? 255 - value : value;
-      pixels[cy * MODEL_SIDE + cx] = oriented;
+      pixels[cy * IMAGE_SIZE + cx] = oriented;
       brightest = Math.max(brightest, oriented);
     }
   }
@@ -142,16 +141,4 @@ export function toModelPixels(image: GrayImage): Float32Array {
   const range = brightest - floor;
   if (range < MIN_STRETCH_RANGE) return pixels.map((v) => Math.min(255, Math.max(0, v - floor)));
   return pixels.map((v) => Math.min(255, Math.max(0, ((v - floor) * 255) / range)));
-}
-
-/** (x - mean) / std with the manifest's statistics, one shared pair or one per pixel. */
-export function normalize(pixels: ArrayLike<number>, normalization: Normalization): Float32Array {
-  const out = new Float32Array(MODEL_PIXELS);
-  const perPixel = normalization.kind === "per_pixel";
-  for (let i = 0; i < MODEL_PIXELS; i++) {
-    const mean = normalization.mean[perPixel ? i : 0] ?? 0;
-    const std = normalization.std[perPixel ? i : 0] ?? 1;
-    out[i] = ((pixels[i] ?? 0) - mean) / std;
-  }
-  return out;
 }

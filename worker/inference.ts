@@ -2,9 +2,10 @@
 // ASSETS binding, the graph's SHA-256 checked against the manifest, and one
 // onnxruntime-web session created on first use and reused by every request.
 import * as ort from "onnxruntime-web/wasm";
-import { MANIFEST_FILE, type Manifest, parseManifest } from "../export/manifest.ts";
+import { MANIFEST_FILE } from "../contracts/artifacts.ts";
+import { PIXELS_PER_IMAGE } from "../contracts/image.ts";
+import { type Manifest, parseManifest } from "../contracts/manifest.ts";
 import { ApiError } from "./errors.ts";
-import { MODEL_PIXELS } from "./image.ts";
 
 /** What the Workers static-assets binding offers; a directory reader stands in for it under Node. */
 export interface AssetFetcher {
@@ -75,9 +76,9 @@ export class Model {
 
   private async run(images: Float32Array[]): Promise<ImagePrediction[]> {
     const { input, tasks } = this.manifest;
-    const batch = new Float32Array(images.length * MODEL_PIXELS);
+    const batch = new Float32Array(images.length * PIXELS_PER_IMAGE);
     images.forEach((image, i) => {
-      batch.set(image, i * MODEL_PIXELS);
+      batch.set(image, i * PIXELS_PER_IMAGE);
     });
     const dims = input.shape.map((d, i) => (i === 0 ? images.length : d));
     const feeds = { [input.name]: new ort.Tensor("float32", batch, dims) };

@@ -7,7 +7,7 @@ import { after, before, test } from "node:test";
 import sharp from "sharp";
 import { workerdRssBytes } from "../../bench/worker-common.ts";
 import { adversarialCases, postCase } from "../../testing/adversarial-images.ts";
-import { type Fixture, makeFixture, type RunningWorker, startWorkerd } from "./helpers.ts";
+import { type Fixture, makeFixture, type RunningWorker, startWorkerd } from "../../testing/worker.ts";
 
 const MAX_CASE_MS = 200;
 /** A case over the time limit is posted again, up to this many times in all: the best time is the work, the rest is the shared machine. */

@@ -5,12 +5,18 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import sharp from "sharp";
+import {
+  directoryAssets,
+  type Fixture,
+  loadTestImages,
+  makeFixture,
+  pixelsBody,
+} from "../../testing/worker.ts";
 import { nodeCodecModules } from "../../worker/dev/codecs.ts";
 import { ImageDecoder } from "../../worker/image-decode.ts";
 import { type Bindings, createApp, MAX_BATCH, MAX_BODY_BYTES } from "../../worker/index.ts";
 import type { ImagePrediction } from "../../worker/inference.ts";
 import { FIRST_RETRY_MS, ModelHolder } from "../../worker/inference.ts";
-import { directoryAssets, type Fixture, loadTestImages, makeFixture, pixelsBody } from "./helpers.ts";
 
 let fixture: Fixture;
 let env: Bindings;

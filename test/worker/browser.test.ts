@@ -7,7 +7,13 @@ import { mkdir } from "node:fs/promises";
 import { after, before, test } from "node:test";
 import { type Browser, chromium } from "playwright-core";
 import sharp from "sharp";
-import { type Fixture, loadTestImages, makeFixture, type RunningWorker, startWorkerd } from "./helpers.ts";
+import {
+  type Fixture,
+  loadTestImages,
+  makeFixture,
+  type RunningWorker,
+  startWorkerd,
+} from "../../testing/worker.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 

@@ -1,6 +1,6 @@
 // GET /health, GET /v1/model and GET / (the page).
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { manifestSchema } from "../../export/manifest.ts";
+import { manifestSchema } from "../../contracts/manifest.ts";
 import type { Bindings, RuntimeProbes } from "../index.ts";
 import type { ModelHolder } from "../inference.ts";
 import { renderPage } from "../page.ts";

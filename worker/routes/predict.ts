@@ -1,8 +1,10 @@
 // POST /v1/predict: images (PNG, JPEG, WebP; raw body or multipart) or JSON
 // pixels in, every task's prediction for each image out.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { PIXELS_PER_IMAGE } from "../../contracts/image.ts";
+import { standardize } from "../../contracts/normalization.ts";
 import { ApiError, type ErrorCode, readBody } from "../errors.ts";
-import { MODEL_PIXELS, normalize, toModelPixels } from "../image.ts";
+import { toModelPixels } from "../image.ts";
 import { type ImageDecoder, MAX_REQUEST_DECODE_MS, MAX_REQUEST_PIXELS } from "../image-decode.ts";
 import { MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, MAX_JPEG_SCANS } from "../image-formats.ts";
 import type { Bindings } from "../index.ts";
@@ -22,7 +24,7 @@ const IMAGE_TYPES = ["image/png", "image/jpeg", "image/jpg", "image/webp"];
 
 const pixelsSchema = z
   .array(z.number().min(0).max(255))
-  .length(MODEL_PIXELS)
+  .length(PIXELS_PER_IMAGE)
   .openapi({ description: "784 gray values 0-255, row-major 28x28, light object on dark background" });
 
 const predictJsonSchema = z
@@ -73,7 +75,7 @@ const predictRoute = createRoute({
   middleware: [
     limitBody(MAX_BODY_BYTES),
     // {"images": [{"pixels": [...]}]} nests 4 deep; one image over the batch limit still gets its own error.
-    jsonGuard({ maxDepth: 4, maxValues: (MAX_BATCH + 1) * (MODEL_PIXELS + 1), maxStringBytes: 64 }),
+    jsonGuard({ maxDepth: 4, maxValues: (MAX_BATCH + 1) * (PIXELS_PER_IMAGE + 1), maxStringBytes: 64 }),
   ] as const,
   request: {
     query: z.object({ include: z.enum(["input"]).optional() }),
@@ -109,7 +111,7 @@ const predictRoute = createRoute({
 });
 
 const FIXED_VALIDATION_MESSAGES: Record<string, string> = {
-  wrong_pixel_count: `pixels must hold ${MODEL_PIXELS} values`,
+  wrong_pixel_count: `pixels must hold ${PIXELS_PER_IMAGE} values`,
   pixel_out_of_range: "pixel values must be numbers from 0 to 255",
   invalid_body: 'expected {"pixels": [784 numbers]} or {"images": [{"pixels": [...]}, ...]}',
 };
@@ -171,7 +173,7 @@ export function registerPredictRoute(
     const loadStart = performance.now();
     const model = await models.get(c.env.ASSETS);
     const normalizeStart = performance.now();
-    const inputs = pixels.map((p) => normalize(p, model.manifest.normalization));
+    const inputs = pixels.map((p) => standardize(p, model.manifest.normalization));
     const inferenceStart = performance.now();
     preprocessMs += inferenceStart - normalizeStart;
     const predictions = await model.predict(inputs);

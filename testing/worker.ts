@@ -2,17 +2,17 @@
 // the ASSETS binding under Node, real Fashion-MNIST test images, and a real
 // workerd started through `wrangler dev` (one per test file). Only tests and
 // benchmarks use the training loader; the worker itself imports nothing from train/.
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { Manifest } from "../../export/manifest.ts";
-import { loadFashionMnist } from "../../train/data.ts";
-import { stageAssets } from "../../worker/dev/stage-assets.ts";
-import { writeFixtureArtifacts } from "../fixtures/make-model.ts";
+import { join, normalize as normalizePath } from "node:path";
+import type { Manifest } from "../contracts/manifest.ts";
+import { loadFashionMnist } from "../data/fashion-mnist.ts";
+import { stageAssets } from "../worker/dev/stage-assets.ts";
+import type { AssetFetcher } from "../worker/inference.ts";
+import { writeFixtureArtifacts } from "./onnx-model.ts";
 
-export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
-export { directoryAssets } from "../../testing/directory-assets.ts";
-export { freePort, type RunningWorker, startWorkerd } from "../../worker/dev/workerd.ts";
+export const REPO_ROOT = new URL("../", import.meta.url).pathname;
+export { freePort, type RunningWorker, startWorkerd } from "../worker/dev/workerd.ts";
 
 export interface Fixture {
   /** Artifacts as the export stage writes them (int8 + fp32 + manifest). */
@@ -30,6 +30,21 @@ export async function makeFixture(): Promise<Fixture> {
   await writeFixtureArtifacts(artifactsDir);
   const manifest = await stageAssets(artifactsDir, assetsDir);
   return { artifactsDir, assetsDir, manifest, remove: () => rm(root, { recursive: true, force: true }) };
+}
+
+/** Serves files from a folder the way the ASSETS binding serves the assets directory. */
+export function directoryAssets(dir: string): AssetFetcher {
+  return {
+    async fetch(request: Request) {
+      const path = normalizePath(decodeURIComponent(new URL(request.url).pathname)).replace(/^\/+/, "");
+      if (path.startsWith("..")) return new Response("not found", { status: 404 });
+      try {
+        return new Response(await readFile(join(dir, path)));
+      } catch {
+        return new Response("not found", { status: 404 });
+      }
+    },
+  };
 }
 
 /** The first `count` Fashion-MNIST test images (784 bytes each) and labels, from the project's loader. */

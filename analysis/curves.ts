@@ -12,7 +12,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import type { EpochMetrics } from "../train/summary.ts";
+import type { EpochMetrics } from "../contracts/run-folder.ts";
 import { type ChartSeries, lineChartSvg, writeChart } from "./charts.ts";
 import { AnalysisError, type RunFiles, readRunFiles } from "./runs.ts";
 

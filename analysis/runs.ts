@@ -1,9 +1,8 @@
 /** Reading run folders (docs/run-folder.md) for analysis, without TensorFlow: JSON files only. */
 import fs from "node:fs";
 import path from "node:path";
-import type { Selection } from "../train/selection.ts";
-import type { EpochMetrics } from "../train/summary.ts";
-import type { TaskSpec } from "../train/tasks.ts";
+import type { EpochMetrics, Selection } from "../contracts/run-folder.ts";
+import type { TaskSpec } from "../contracts/tasks.ts";
 
 export class AnalysisError extends Error {
   override name = "AnalysisError";

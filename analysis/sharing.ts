@@ -11,7 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import type { EpochMetrics } from "../train/summary.ts";
+import type { EpochMetrics } from "../contracts/run-folder.ts";
 import { lineChartSvg, writeChart } from "./charts.ts";
 import { AnalysisError, lastMean, readRunFiles } from "./runs.ts";
 import { type MeanInterval, meanInterval, verdict } from "./stats.ts";

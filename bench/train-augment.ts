@@ -15,7 +15,7 @@ import { parseTrainArgs } from "../train/config.ts";
 import { WeightAverage } from "../train/ema.ts";
 import { buildModel } from "../train/model.ts";
 import { Trainer } from "../train/step.ts";
-import { DEFAULT_TASKS } from "../train/tasks.ts";
+import { DEFAULT_TASKS } from "../contracts/tasks.ts";
 import * as tf from "../train/tf.ts";
 
 const BATCH = 128;

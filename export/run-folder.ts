@@ -3,11 +3,16 @@
 // checked so that a wrong folder fails with a sentence, not a stack trace.
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { basename, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { z } from "zod";
-import { SELECTED_MODEL_DIR, SELECTION_FILE } from "../train/selection.ts";
-import { parseTaskFile, TaskFileError, type TaskSpec, validateTask } from "../train/tasks.ts";
-import { type Normalization, normalizationSchema } from "./manifest.ts";
+import type { Architecture } from "../contracts/architecture.ts";
+import type { ServedWeights } from "../contracts/export-report.ts";
+import type { Normalization } from "../contracts/normalization.ts";
+import { parseOrFail } from "../contracts/parse.ts";
+import { RUN_FILES, RunFileError, selectionSchema } from "../contracts/run-folder.ts";
+import { TaskFileError, type TaskSpec } from "../contracts/tasks.ts";
+import { readJsonFile } from "../stage-files/files.ts";
+import { readArchitecture, readNormalization, readRunTasks } from "../stage-files/run-folder.ts";
 
 export class ExportError extends Error {}
 
@@ -16,39 +21,16 @@ export interface NamedWeight {
   readonly data: Float32Array;
 }
 
-/** Which of a run's saved models the export serves, and why. */
-export interface ServedWeights {
-  /** The model folder inside the run: model-best (the validation choice) or model (the last epoch). */
-  readonly folder: string;
-  readonly weights: "raw" | "ema";
-  /** The epoch the weights are from; null when the run does not say (model/ of an unfinished record). */
-  readonly epoch: number | null;
-  readonly reason: string;
-  readonly validationAccuracyMean: number | null;
-}
-
 export interface RunFolder {
   readonly dir: string;
   readonly served: ServedWeights;
   readonly name: string;
-  readonly config: Readonly<Record<string, unknown>>;
+  readonly architecture: Architecture;
   readonly normalization: Normalization;
   readonly tasks: readonly TaskSpec[];
   readonly weights: ReadonlyMap<string, NamedWeight>;
   /** Keras layer configs from model.json's topology, keyed by layer name. */
   readonly layerConfigs: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
-}
-
-/** tasks.json: the task list in tower order, bare or as the train stage's {"tasks": [...]} task file. */
-function parseTasks(value: unknown): TaskSpec[] {
-  try {
-    if (!Array.isArray(value)) return parseTaskFile(value, "tasks.json");
-    if (value.length === 0) throw new ExportError("tasks.json lists no task");
-    return value.map((entry, i) => validateTask(entry, `tasks.json: [${i}]`));
-  } catch (error) {
-    if (error instanceof TaskFileError) throw new ExportError(error.message);
-    throw error;
-  }
 }
 
 const modelJsonSchema = z.object({
@@ -63,25 +45,14 @@ const modelJsonSchema = z.object({
   ),
 });
 
-async function readJson(path: string, what: string): Promise<unknown> {
-  let text: string;
+/** A run-folder reader's error as the export's own (one sentence, exit 1). */
+function asExportError<T>(read: () => T): T {
   try {
-    text = await readFile(path, "utf8");
-  } catch {
-    throw new ExportError(`${what} not found: ${path}`);
+    return read();
+  } catch (error) {
+    if (error instanceof RunFileError || error instanceof TaskFileError) throw new ExportError(error.message);
+    throw error;
   }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new ExportError(`${what} is not valid JSON: ${path}`);
-  }
-}
-
-function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  throw new ExportError(`${what}: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
 }
 
 async function readWeights(modelDir: string, manifest: z.infer<typeof modelJsonSchema>["weightsManifest"]) {
@@ -115,22 +86,18 @@ async function readWeights(modelDir: string, manifest: z.infer<typeof modelJsonS
   return weights;
 }
 
-const selectionSchema = z.object({
-  epoch: z.number().int().min(1),
-  weights: z.enum(["raw", "ema"]),
-  criterion: z.string(),
-  validation_accuracy_mean: z.number(),
-  model: z.literal(SELECTED_MODEL_DIR),
-});
-
 /**
  * A run with a validation split serves what validation chose (selection.json, model-best/); a
  * run without one can only serve its last epoch, since any other choice would be made on test.
  */
 async function servedWeights(dir: string): Promise<ServedWeights> {
-  const selectionFile = join(dir, SELECTION_FILE);
+  const selectionFile = join(dir, RUN_FILES.selection);
   if (existsSync(selectionFile)) {
-    const chosen = parseWith(selectionSchema, await readJson(selectionFile, SELECTION_FILE), SELECTION_FILE);
+    const chosen = parseOrFail(
+      selectionSchema,
+      asExportError(() => readJsonFile(selectionFile, RUN_FILES.selection)),
+      (problem) => new ExportError(`${RUN_FILES.selection}: ${problem}`),
+    );
     return {
       folder: chosen.model,
       weights: chosen.weights,
@@ -139,12 +106,12 @@ async function servedWeights(dir: string): Promise<ServedWeights> {
       validationAccuracyMean: chosen.validation_accuracy_mean,
     };
   }
-  const summaryFile = join(dir, "summary.json");
+  const summaryFile = join(dir, RUN_FILES.summary);
   const summary = existsSync(summaryFile)
-    ? ((await readJson(summaryFile, "summary.json")) as { epochs?: unknown })
+    ? (asExportError(() => readJsonFile(summaryFile, RUN_FILES.summary)) as { epochs?: unknown })
     : {};
   return {
-    folder: "model",
+    folder: dirname(RUN_FILES.model),
     weights: "raw",
     epoch: typeof summary.epochs === "number" ? summary.epochs : null,
     reason:
@@ -157,21 +124,12 @@ export async function readRunFolder(runDir: string): Promise<RunFolder> {
   const dir = resolve(runDir);
   const served = await servedWeights(dir);
   const modelDir = join(dir, served.folder);
-  const modelJson = parseWith(
+  const modelFile = join(served.folder, "model.json");
+  const modelJson = parseOrFail(
     modelJsonSchema,
-    await readJson(join(modelDir, "model.json"), `trained model (${served.folder}/model.json)`),
-    `${served.folder}/model.json is not a tfjs LayersModel with weights`,
+    asExportError(() => readJsonFile(join(dir, modelFile), `trained model (${modelFile})`)),
+    (problem) => new ExportError(`${modelFile} is not a tfjs LayersModel with weights: ${problem}`),
   );
-  const config = await readJson(join(dir, "config.json"), "run config (config.json)");
-  if (typeof config !== "object" || config === null || Array.isArray(config)) {
-    throw new ExportError("config.json must hold a JSON object");
-  }
-  const normalization = parseWith(
-    normalizationSchema,
-    await readJson(join(dir, "normalization.json"), "normalization.json"),
-    "normalization.json",
-  );
-  const tasks = parseTasks(await readJson(join(dir, "tasks.json"), "tasks.json"));
   const layerConfigs = new Map(
     modelJson.modelTopology.config.layers.map((l) => [String(l.config.name), l.config] as const),
   );
@@ -179,9 +137,9 @@ export async function readRunFolder(runDir: string): Promise<RunFolder> {
     dir,
     served,
     name: basename(dir),
-    config: config as Record<string, unknown>,
-    normalization,
-    tasks,
+    architecture: asExportError(() => readArchitecture(dir)),
+    normalization: asExportError(() => readNormalization(dir)),
+    tasks: asExportError(() => readRunTasks(dir)),
     weights: await readWeights(modelDir, modelJson.weightsManifest),
     layerConfigs,
   };

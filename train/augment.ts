@@ -8,7 +8,7 @@
  * The per-image draws come from a JavaScript RNG seeded by (seed, epoch, batch), so a resumed
  * epoch replays its augmentation as it replays its shuffle and dropout masks.
  */
-import { createRng } from "./dataset.ts";
+import { createRng } from "../data/dataset.ts";
 import * as tf from "./tf.ts";
 
 export interface AugmentSettings {

@@ -2,12 +2,11 @@
  * The training configuration: defaults equal to the reference, the reference's flag names, and
  * strict parsing (an unknown flag or a bad value is a ConfigError naming the flag).
  */
+import type { AlphaInit, AlphaMode } from "../contracts/architecture.ts";
+import type { NormalizationKind } from "../contracts/normalization.ts";
+import { type Preset, TRAINING_PRESETS } from "../contracts/presets.ts";
 import type { AugmentSettings } from "./augment.ts";
-import type { AlphaInit, AlphaMode } from "./cross-stitch.ts";
-import type { NormalizationKind } from "./dataset.ts";
 import type { LrSchedule } from "./schedule.ts";
-
-export type Preset = "reference" | "beyond";
 
 export interface TrainConfig extends AugmentSettings {
   /** The defaults the other flags start from (PRESETS); every flag given explicitly wins. */
@@ -21,7 +20,7 @@ export interface TrainConfig extends AugmentSettings {
   seed: number;
   /** Run folder; defaults to runs/<baseline|cross-stitch>-s<seed>. */
   out: string;
-  /** Task file (JSON, see train/tasks.ts); null = the default fashion + category tasks. */
+  /** Task file (JSON, see contracts/tasks.ts); null = the default fashion + category tasks. */
   tasks: string | null;
   /** Folder with the four IDX files; null = the loader's search order. */
   data_dir: string | null;
@@ -68,7 +67,7 @@ const FLAGS: Record<keyof TrainConfig, FlagSpec> = {
   preset: {
     kind: "string",
     help: "defaults: reference (SPEC's recipe) or beyond (augmentation, cosine, EMA, validation)",
-    choices: ["reference", "beyond"],
+    choices: TRAINING_PRESETS,
   },
   lr: { kind: "number", help: "Adam learning rate (0.001)", check: (v) => v > 0, rule: "> 0" },
   n_epoch: { kind: "integer", help: "epochs (30)", check: (v) => v >= 1, rule: ">= 1" },

@@ -1,5 +1,5 @@
 /** Accuracy per task of the inference model (moving BN statistics, no dropout) on a labelled set. */
-import type { TaskSpec } from "./tasks.ts";
+import type { TaskSpec } from "../contracts/tasks.ts";
 import * as tf from "./tf.ts";
 
 const EVAL_BATCH = 1000;

@@ -2,26 +2,14 @@
  * Which weights a run serves: of every epoch's raw and EMA weights, the one with the highest mean
  * validation accuracy (the earlier epoch on a tie, raw before EMA). The test set plays no part.
  */
-import type { EpochMetrics } from "./summary.ts";
+import { type EpochMetrics, RUN_FILES, type Selection } from "../contracts/run-folder.ts";
 
-export type WeightKind = "raw" | "ema";
+export type WeightKind = Selection["weights"];
 
 /** The folder of a run holding the validation-chosen model (tfjs LayersModel, as model/). */
-export const SELECTED_MODEL_DIR = "model-best";
-/** The record of that choice (this module's Selection). */
-export const SELECTION_FILE = "selection.json";
-
-export interface Selection {
-  epoch: number;
-  weights: WeightKind;
-  criterion: string;
-  validation_accuracy: Record<string, number>;
-  validation_accuracy_mean: number;
-  /** Reported only: never used to choose. */
-  test_accuracy: Record<string, number>;
-  test_accuracy_mean: number;
-  model: string;
-}
+export const SELECTED_MODEL_DIR = RUN_FILES.selectedModelDir;
+/** The record of that choice (contracts/run-folder.ts' selectionSchema). */
+export const SELECTION_FILE = RUN_FILES.selection;
 
 export const CRITERION =
   "highest mean validation accuracy over every epoch's raw and EMA weights (earlier epoch, then raw, on a tie)";

@@ -3,8 +3,9 @@
  * a seeded stratified validation split (every choice a run makes is made on it, never on the test
  * set), class-balanced subsets for the sharing study, and epochs of a fixed number of images.
  */
-import type { Split } from "./data.ts";
-import { createRng, gather, type Rng, shuffledIndices } from "./dataset.ts";
+
+import { createRng, gather, type Rng, shuffledIndices } from "../data/dataset.ts";
+import type { Split } from "../data/fashion-mnist.ts";
 
 export class SplitError extends Error {
   override name = "SplitError";

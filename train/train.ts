@@ -6,36 +6,49 @@
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { IMAGE_CHANNELS, IMAGE_SIZE } from "../contracts/image.ts";
+import { computeNormalization, type Normalization, standardize } from "../contracts/normalization.ts";
+import {
+  type EpochMetrics,
+  parseRunFile,
+  RUN_FILES,
+  type RunSummary,
+  type Selection,
+  selectionSchema,
+  type WeightsAccuracy,
+} from "../contracts/run-folder.ts";
+import { DEFAULT_TASKS, TaskFileError, type TaskSpec, taskLabels } from "../contracts/tasks.ts";
+import { createRng, takeSubset } from "../data/dataset.ts";
+import { DataError, loadFashionMnist, type Split } from "../data/fashion-mnist.ts";
+import { readJsonFile, writeJsonAtomic } from "../stage-files/files.ts";
+import {
+  appendMetrics,
+  keepMetricsUpTo,
+  loadTaskFile,
+  readMetrics,
+  readRunConfig,
+  writeNormalization,
+  writeRunConfig,
+  writeRunTasks,
+  writeSummary,
+} from "../stage-files/run-folder.ts";
 import { augmentationEnabled, augmentBatch, drawAugmentation } from "./augment.ts";
 import { ConfigError, DEFAULT_CONFIG, parseTrainArgs, type TrainConfig, usage } from "./config.ts";
-import { DataError, IMAGE_SIZE, loadFashionMnist, type Split } from "./data.ts";
-import {
-  computeNormalization,
-  createRng,
-  type Normalization,
-  normalizeImages,
-  takeSubset,
-} from "./dataset.ts";
 import { WeightAverage } from "./ema.ts";
 import { derivations, evaluateAll } from "./evaluate.ts";
 import { buildModel } from "./model.ts";
 import {
-  appendMetrics,
-  keepMetricsUpTo,
   latestCheckpointEpoch,
   loadCheckpoint,
-  readJson,
   restoreWeights,
   saveCheckpoint,
   saveModel,
-  writeJsonAtomic,
 } from "./run-folder.ts";
 import { learningRateScale, type ScheduleSpec } from "./schedule.ts";
-import { SELECTED_MODEL_DIR, SELECTION_FILE, type Selection, selectWeights } from "./selection.ts";
+import { SELECTED_MODEL_DIR, SELECTION_FILE, selectWeights } from "./selection.ts";
 import { balancedSubset, epochOrder, SplitError, stratifiedSplit } from "./split.ts";
 import { Trainer } from "./step.ts";
-import { type EpochMetrics, type RunSummary, summarize, type WeightsAccuracy } from "./summary.ts";
-import { DEFAULT_TASKS, loadTaskFile, TaskFileError, type TaskSpec, taskLabels } from "./tasks.ts";
+import { summarize } from "./summary.ts";
 import * as tf from "./tf.ts";
 
 /** In-epoch progress lines every this many batches (a full epoch is 469). */
@@ -89,8 +102,8 @@ const RUN_DEFINING: (keyof TrainConfig)[] = [
 
 function prepareFolder(config: TrainConfig): { resumeFrom: number | null } {
   const dir = config.out;
-  const summaryFile = path.join(dir, "summary.json");
-  const configFile = path.join(dir, "config.json");
+  const summaryFile = path.join(dir, RUN_FILES.summary);
+  const configFile = path.join(dir, RUN_FILES.config);
   const exists = fs.existsSync(configFile);
   if (config.overwrite) {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -102,7 +115,7 @@ function prepareFolder(config: TrainConfig): { resumeFrom: number | null } {
       `${dir} holds an unfinished run (checkpoint at epoch ${epoch}); pass --resume to continue it or --overwrite to start over`,
     );
   } else if (exists) {
-    const saved = readJson<TrainConfig>(configFile);
+    const saved: Record<string, unknown> = readRunConfig(dir);
     // A folder written before a flag existed ran with that flag's default.
     const savedValue = (key: keyof TrainConfig) =>
       saved[key] ?? (key in DEFAULT_CONFIG ? DEFAULT_CONFIG[key as keyof typeof DEFAULT_CONFIG] : undefined);
@@ -127,7 +140,12 @@ function labelTensors(tasks: TaskSpec[], split: Split): tf.Tensor1D[] {
 }
 
 function imageTensor(split: Split, normalization: Normalization): tf.Tensor4D {
-  return tf.tensor4d(normalizeImages(split.images, normalization), [split.count, 28, 28, 1]);
+  return tf.tensor4d(standardize(split.images, normalization), [
+    split.count,
+    IMAGE_SIZE,
+    IMAGE_SIZE,
+    IMAGE_CHANNELS,
+  ]);
 }
 
 function formatDuration(seconds: number): string {
@@ -173,14 +191,9 @@ function sameChoice(a: Selection | null, b: Selection | null): boolean {
   return a !== null && b !== null && a.epoch === b.epoch && a.weights === b.weights;
 }
 
-function readMetrics(dir: string): EpochMetrics[] {
-  const file = path.join(dir, "metrics.jsonl");
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, "utf8")
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => JSON.parse(line) as EpochMetrics);
+/** The epochs recorded so far (none for a new run). */
+function recordedEpochs(dir: string): EpochMetrics[] {
+  return fs.existsSync(path.join(dir, RUN_FILES.metrics)) ? readMetrics(dir) : [];
 }
 
 const byTask = (tasks: readonly TaskSpec[], values: number[]) =>
@@ -214,14 +227,9 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
   const normalization = computeNormalization(train.images, config.normalization);
   if (resumeFrom === null) {
     fs.mkdirSync(dir, { recursive: true });
-    writeJsonAtomic(path.join(dir, "normalization.json"), normalization);
-    writeJsonAtomic(path.join(dir, "tasks.json"), tasks);
-    writeJsonAtomic(path.join(dir, "config.json"), {
-      ...config,
-      resume: false,
-      overwrite: false,
-      task_list: tasks,
-    });
+    writeNormalization(dir, normalization);
+    writeRunTasks(dir, tasks);
+    writeRunConfig(dir, { ...config, resume: false, overwrite: false });
   }
 
   const model = buildModel(config, tasks);
@@ -245,8 +253,8 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
     shuffle = createRng(config.seed, checkpoint.rngState);
     log(`resuming ${dir} after epoch ${startEpoch}`);
   }
-  keepMetricsUpTo(path.join(dir, "metrics.jsonl"), startEpoch);
-  const records = readMetrics(dir);
+  keepMetricsUpTo(dir, startEpoch);
+  const records = recordedEpochs(dir);
   let selection = await reconcileSelection(dir, records, startEpoch, model, average);
 
   const augmenting = augmentationEnabled(config);
@@ -366,7 +374,7 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
         ...(smoothed ? { ema: smoothed } : {}),
         lr: config.lr * lrScale,
       };
-      appendMetrics(path.join(dir, "metrics.jsonl"), record);
+      appendMetrics(dir, record);
       records.push(record);
       for (const [name, value] of Object.entries(record.loss)) writer.scalar(`loss/${name}`, value, epoch);
       writer.scalar("loss/total", record.loss_total, epoch);
@@ -411,14 +419,14 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
       ...summarize(model.name, tasks, records, alphaValues(model)),
       ...(selection ? { selected: selection } : {}),
     };
-    writeJsonAtomic(path.join(dir, "summary.json"), summary);
+    writeSummary(dir, summary);
     log(
       `done: final mean test accuracy ${summary.final.mean.toFixed(4)} (${tasks.map((t) => `${t.name} ${(summary.final.per_task[t.name] as number).toFixed(4)}`).join(", ")}); ` +
         `best ${summary.best.mean.toFixed(4)} at epoch ${summary.best.epoch}; last-5 mean ${summary.last5.mean.toFixed(4)}` +
         (selection
           ? `; validation chose the ${selection.weights} weights of epoch ${selection.epoch} (validation ${selection.validation_accuracy_mean.toFixed(4)}, test ${selection.test_accuracy_mean.toFixed(4)}) in ${path.join(dir, SELECTED_MODEL_DIR)}`
           : "") +
-        `; summary in ${path.join(dir, "summary.json")}`,
+        `; summary in ${path.join(dir, RUN_FILES.summary)}`,
     );
     return summary;
   } finally {
@@ -464,7 +472,9 @@ async function reconcileSelection(
 ): Promise<Selection | null> {
   const chosen = selectWeights(records);
   const file = path.join(dir, SELECTION_FILE);
-  const saved = fs.existsSync(file) ? readJson<Selection>(file) : null;
+  const saved = fs.existsSync(file)
+    ? parseRunFile(selectionSchema, readJsonFile(file, SELECTION_FILE), file)
+    : null;
   if (chosen === null || sameChoice(chosen, saved)) return saved;
   if (chosen.epoch !== startEpoch) {
     throw new RunFolderError(

@@ -2,9 +2,10 @@
 // ASSETS binding, the graph's SHA-256 checked against the manifest, and one
 // onnxruntime-web session created on first use and reused by every request.
 import * as ort from "onnxruntime-web/wasm";
-import { MANIFEST_FILE, type Manifest, parseManifest } from "../export/manifest.ts";
+import { MANIFEST_FILE } from "../contracts/artifacts.ts";
+import { PIXELS_PER_IMAGE } from "../contracts/image.ts";
+import { type Manifest, parseManifest } from "../contracts/manifest.ts";
 import { ApiError } from "./errors.ts";
-import { MODEL_PIXELS } from "./image.ts";
 
 /** What the Workers static-assets binding offers; a directory reader stands in for it under Node. */
 export interface AssetFetcher {
@@ -75,9 +76,9 @@ export class Model {
 
   private async run(images: Float32Array[]): Promise<ImagePrediction[]> {
     const { input, tasks } = this.manifest;
-    const batch = new Float32Array(images.length * MODEL_PIXELS);
+    const batch = new Float32Array(images.length * PIXELS_PER_IMAGE);
     images.forEach((image, i) => {
-      batch.set(image, i * MODEL_PIXELS);
+      batch.set(image, i * PIXELS_PER_IMAGE);
     });
     const dims = input.shape.map((d, i) => (i === 0 ? images.length : d));
     const feeds = { [input.name]: new ort.Tensor("float32", batch, dims) };
@@ -111,29 +112,56 @@ export class Model {
   }
 }
 
-/** One model per assets binding, loaded on first use; a failed load is retried by the next request. */
+export type ModelState = "idle" | "loading" | "loaded" | "failed";
+
+/** Wait before the first retry of a failed load; each further failure doubles it, up to the maximum. */
+export const FIRST_RETRY_MS = 1000;
+export const MAX_RETRY_MS = 60_000;
+
+/**
+ * One model per assets binding, loaded on first use and shared. A failed load
+ * is logged with its detail and retried with exponential backoff: until the
+ * next attempt is due, requests get a 503 at once instead of re-running it.
+ */
 export class ModelHolder {
   private loading: Promise<Model> | undefined;
-  loaded = false;
+  private failures = 0;
+  private retryAt = 0;
+  state: ModelState = "idle";
+
+  constructor(private readonly now: () => number = () => Date.now()) {}
+
+  /** Seconds until the next load attempt, while a failed load waits for it. */
+  retryAfterSeconds(): number | undefined {
+    if (this.state !== "failed") return undefined;
+    return Math.max(1, Math.ceil((this.retryAt - this.now()) / 1000));
+  }
 
   get(assets: AssetFetcher): Promise<Model> {
-    if (!this.loading) {
+    if (this.state === "failed" && this.now() < this.retryAt) return Promise.reject(this.unavailable());
+    if (!this.loading || this.state === "failed") {
+      this.state = "loading";
       this.loading = Model.load(assets).then(
         (model) => {
-          this.loaded = true;
+          this.state = "loaded";
+          this.failures = 0;
           return model;
         },
         (error: unknown) => {
-          this.loading = undefined;
-          console.error("model load failed:", error);
-          throw new ApiError(
-            503,
-            "model_unavailable",
-            `the model could not be loaded: ${error instanceof Error ? error.message : String(error)}`,
-          );
+          this.failures += 1;
+          this.state = "failed";
+          this.retryAt = this.now() + Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** (this.failures - 1));
+          console.error(`model load failed (attempt ${this.failures}):`, error);
+          throw this.unavailable();
         },
       );
     }
     return this.loading;
+  }
+
+  private unavailable(): ApiError {
+    return new ApiError(503, "model_unavailable", "the model is not available; retry later", {
+      "Retry-After": String(this.retryAfterSeconds() ?? 1),
+    });
   }
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { calibration, confidentAnswers, topClass } from "../../analysis/calibration.ts";
+import { calibration, confidentAnswers, topClass } from "../../contracts/calibration.ts";
 
 test("a perfectly calibrated set has ECE 0; an overconfident one has ECE = confidence - accuracy", () => {
   // 10 answers at 0.8 confidence, 8 right: calibrated.

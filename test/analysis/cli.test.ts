@@ -18,8 +18,8 @@ test("study:report, curves and calibration refuse bad input with a sentence and 
     ["analysis/sharing.ts", ["--bogus"], 2, /Unknown option/],
     ["analysis/curves.ts", ["--out", out, empty], 1, /no epoch recorded yet/],
     ["analysis/curves.ts", [empty], 2, /usage/],
-    ["analysis/served-calibration.ts", ["--artifacts", empty, "--out", out], 1, /no manifest\.json/],
-    ["analysis/served-calibration.ts", ["--bins", "1", "--artifacts", empty], 2, /--bins/],
+    ["export/served-calibration.ts", ["--artifacts", empty, "--out", out], 1, /no manifest\.json/],
+    ["export/served-calibration.ts", ["--bins", "1", "--artifacts", empty], 2, /--bins/],
   ];
   for (const [script, args, code, message] of cases) {
     const result = run(script, args);

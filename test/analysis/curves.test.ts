@@ -5,7 +5,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { curveSeries, curvesMarkdown } from "../../analysis/curves.ts";
 import { readRunFiles } from "../../analysis/runs.ts";
-import { DEFAULT_TASKS } from "../../train/tasks.ts";
+import { DEFAULT_TASKS } from "../../contracts/tasks.ts";
 
 test("curves of a run in progress: validation and test, raw and EMA, the choice marked and the status stated", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stitch-curves-"));

@@ -5,7 +5,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { analyseStudy, gainChartSvg, readStudy, resultsMarkdown } from "../../analysis/sharing.ts";
 import { meanInterval, verdict } from "../../analysis/stats.ts";
-import { DEFAULT_TASKS } from "../../train/tasks.ts";
+import { DEFAULT_TASKS } from "../../contracts/tasks.ts";
 
 test("mean and 95 % interval over seeds follow Student's t", () => {
   const interval = meanInterval([1, 2, 3]);

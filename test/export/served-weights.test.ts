@@ -5,7 +5,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ExportError, readRunFolder } from "../../export/run-folder.ts";
-import { buildFixtureModel, writeRunFolder } from "./fixtures.ts";
+import { buildFixtureModel, writeRunFolder } from "../../testing/run-folder.ts";
 
 const KERNEL = "fashion_logits/kernel";
 
@@ -29,7 +29,10 @@ test("a run with selection.json serves model-best/, the weights validation chose
       epoch: 17,
       weights: "ema",
       criterion: "highest mean validation accuracy",
+      validation_accuracy: { fashion: 0.94, category: 0.96 },
       validation_accuracy_mean: 0.95,
+      test_accuracy: { fashion: 0.93, category: 0.95 },
+      test_accuracy_mean: 0.94,
       model: "model-best",
     }),
   );

@@ -8,8 +8,8 @@ import { derivations } from "../../train/evaluate.ts";
 import { smoothedCrossEntropy } from "../../train/forward.ts";
 import { buildModel } from "../../train/model.ts";
 import { selectWeights } from "../../train/selection.ts";
-import type { EpochMetrics } from "../../train/summary.ts";
-import { DEFAULT_TASKS } from "../../train/tasks.ts";
+import type { EpochMetrics } from "../../contracts/run-folder.ts";
+import { DEFAULT_TASKS } from "../../contracts/tasks.ts";
 import * as tf from "../../train/tf.ts";
 
 const NONE: AugmentSettings = {

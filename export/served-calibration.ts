@@ -11,18 +11,20 @@ import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { MANIFEST_FILE, parseManifest } from "../export/manifest.ts";
-import { runAll } from "../export/ort-session.ts";
-import { DataError, loadFashionMnist } from "../train/data.ts";
-import { normalizeImages } from "../train/dataset.ts";
-import { BUILTIN_TASKS } from "../train/tasks.ts";
-import { calibration, confidentAnswers, topClass } from "./calibration.ts";
-import { reliabilitySvg, writeChart } from "./charts.ts";
-import { AnalysisError } from "./runs.ts";
+import { MANIFEST_FILE } from "../contracts/artifacts.ts";
+import { calibration, confidentAnswers, topClass } from "../contracts/calibration.ts";
+import { parseManifest } from "../contracts/manifest.ts";
+import { standardize } from "../contracts/normalization.ts";
+import { BUILTIN_TASKS } from "../contracts/tasks.ts";
+import { DataError, loadFashionMnist } from "../data/fashion-mnist.ts";
+import { runAll } from "./ort-session.ts";
+import { reliabilitySvg, writeSvgAndPng } from "./reliability-chart.ts";
 
 const THRESHOLDS = [0.9, 0.99];
 
 class UsageError extends Error {}
+
+class AnalysisError extends Error {}
 
 function readArtifacts(dir: string) {
   const manifestFile = path.join(dir, MANIFEST_FILE);
@@ -60,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError(`--bins: expected an integer 2-100, got ${values.bins}`);
   const { manifest, model, served } = readArtifacts(values.artifacts);
   const data = await loadFashionMnist(values.data_dir ? { dataDir: values.data_dir } : {});
-  const images = normalizeImages(data.test.images, manifest.normalization);
+  const images = standardize(data.test.images, manifest.normalization);
   const logits = await runAll(
     model,
     "wasm",
@@ -69,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
     manifest.tasks.map((t) => t.output),
   );
   const perTask = manifest.tasks.map((task) => {
-    // The manifest's tasks carry class names; their label maps are the default tasks' (train/tasks.ts).
+    // The manifest's tasks carry class names; their label maps are the default tasks' (contracts/tasks.ts).
     const { confidence, predicted } = topClass(logits.get(task.output) as Float32Array, task.classes.length);
     const truth = labelsFor(task.name, data.test.labels);
     const correct = Array.from(predicted, (p, i) => p === truth[i]);
@@ -92,7 +94,7 @@ async function main(argv: string[]): Promise<number> {
     tasks: perTask,
   };
   fs.writeFileSync(path.join(values.out, "calibration.json"), `${JSON.stringify(summary, null, 2)}\n`);
-  await writeChart(
+  await writeSvgAndPng(
     path.join(values.out, "reliability"),
     reliabilitySvg(
       `Reliability of the served int8 model ${manifest.modelId}`,

@@ -1,0 +1,5 @@
+// The files an export writes into its artifacts folder.
+export const MANIFEST_FILE = "manifest.json";
+export const INT8_FILE = "model.int8.onnx";
+export const FLOAT32_FILE = "model.fp32.onnx";
+export const REPORT_FILE = "export-report.json";

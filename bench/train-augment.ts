@@ -10,12 +10,12 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { DEFAULT_TASKS } from "../contracts/tasks.ts";
 import { augmentBatch, drawAugmentation } from "../train/augment.ts";
 import { parseTrainArgs } from "../train/config.ts";
 import { WeightAverage } from "../train/ema.ts";
 import { buildModel } from "../train/model.ts";
 import { Trainer } from "../train/step.ts";
-import { DEFAULT_TASKS } from "../contracts/tasks.ts";
 import * as tf from "../train/tf.ts";
 
 const BATCH = 128;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { Split } from "../../data/fashion-mnist.ts";
 import { createRng } from "../../data/dataset.ts";
+import type { Split } from "../../data/fashion-mnist.ts";
 import { learningRateScale } from "../../train/schedule.ts";
 import { balancedSubset, epochOrder, SplitError, stratifiedSplit } from "../../train/split.ts";
 

@@ -163,7 +163,7 @@ export function packEngine(
   const height = 28;
   const width = 28;
 
-  const valueOf = (name: string | null | undefined): Value => {
+  const follow = (name: string | null | undefined): Value => {
     const v = name ? values.get(name) : undefined;
     if (!v) throw new PackError(`the engine cannot follow tensor ${name}`);
     return v;

@@ -14,6 +14,8 @@ interface Kernels {
   readonly memory: WebAssembly.Memory;
   eng_alloc(bytes: number): number;
   eng_relaxed(): number;
+  /** Relaxed build only: 1 where relaxed_dot computes u8 x s8 exactly here (the one-dot kernels). */
+  eng_probe_u8_dot?: () => number;
   quantize(x: number, q: number, count: number, scale: number, zp: number): void;
   im2col3x3(
     input: number,
@@ -115,8 +117,8 @@ const elements = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 export class Engine {
   readonly tasks: readonly EngineTask[];
   readonly maxBatch: number;
-  /** Kernel flavour this instance runs. */
-  readonly relaxed: boolean;
+  /** Kernel flavour this instance runs: SIMD128, or relaxed SIMD with one or three dots per 16 pairs. */
+  readonly kernels: "simd128" | "relaxed-u8-dot" | "relaxed-split-dot";
   private readonly k: Kernels;
   private readonly header: PackHeader;
   private readonly base: number;
@@ -125,7 +127,7 @@ export class Engine {
   private readonly im2colPtr: number;
   private readonly sumPtr: number;
   private readonly padPtr: number;
-  private readonly tapsPtr: number;
+  private readonly planePtr: number;
   private readonly logitsPtr: number[];
 
   private constructor(kernels: Kernels, header: PackHeader, data: Uint8Array, maxBatch: number) {
@@ -133,7 +135,12 @@ export class Engine {
     this.header = header;
     this.tasks = header.tasks;
     this.maxBatch = maxBatch;
-    this.relaxed = kernels.eng_relaxed() === 1;
+    this.kernels =
+      kernels.eng_relaxed() !== 1
+        ? "simd128"
+        : kernels.eng_probe_u8_dot?.() === 1
+          ? "relaxed-u8-dot"
+          : "relaxed-split-dot";
     const alloc = (bytes: number) => {
       const at = kernels.eng_alloc(Math.max(bytes, 16));
       if (at === 0) throw new Error(`wasm memory exhausted allocating ${bytes} bytes`);
@@ -146,10 +153,11 @@ export class Engine {
     let im2col = 0;
     let sum = 0;
     let pad = 0;
-    let taps = 0;
+    let plane = 0;
     for (const op of header.ops) {
       if (op.op === "conv3x3Float") {
-        taps = Math.max(taps, 9 * (header.tensors[op.input]?.shape[2] ?? 0) * 4);
+        const [h, w, c] = (header.tensors[op.input] as TensorInfo).shape;
+        plane = Math.max(plane, (h + 2) * (w + 2) * c * 4);
       } else if (op.op === "conv3x3") {
         const [h, w] = (header.tensors[op.input] as TensorInfo).shape;
         im2col = Math.max(im2col, maxBatch * h * w * op.kPadded);
@@ -162,7 +170,7 @@ export class Engine {
     this.im2colPtr = alloc(im2col);
     this.sumPtr = alloc(sum);
     this.padPtr = alloc(pad);
-    this.tapsPtr = alloc(taps);
+    this.planePtr = alloc(plane);
     this.logitsPtr = header.tasks.map((t) => alloc(maxBatch * t.classes * 4));
     // Allocation may grow memory (detaching views): copy the weights after the last one.
     new Uint8Array(kernels.memory.buffer, this.base, data.length).set(data);
@@ -309,7 +317,7 @@ export class Engine {
           out.scale,
           out.zeroPoint,
           op.relu ? out.zeroPoint : -128,
-          this.tapsPtr,
+          this.planePtr,
           ptr[op.output] as number,
         );
         return;

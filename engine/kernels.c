@@ -125,46 +125,83 @@ __attribute__((export_name("maxpool2x2"))) void maxpool2x2(const int8_t *in, int
 // A 3x3 same-padding convolution that onnxruntime leaves in float (its input's DequantizeLinear
 // feeds several nodes, as the image's does in a per-tower graph): DequantizeLinear, products added
 // in (c, ky, kx) order starting from zero, bias added last, then QuantizeLinear (clamped at `qmin`
-// for a ReLU). `w` is the dequantized float kernel [k][n padded to 4], `taps` scratch of 9 * channels.
+// for a ReLU). `w` is the dequantized float kernel [k][n padded to 4]; `plane` is scratch for one
+// dequantized image with a zero border, (height + 2) x (width + 2) x channels floats.
+static inline v128_t quantize4(v128_t v, v128_t scale, v128_t lo, v128_t hi, v128_t zp) {
+  v = wasm_f32x4_min(wasm_f32x4_max(wasm_f32x4_div(v, scale), lo), hi);
+  return wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(v)), zp);
+}
+
+static inline void store_lanes(int8_t *dst, v128_t q, int count) {
+  q = wasm_i8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(q, q), q);
+  if (count == 4) {
+    wasm_v128_store32_lane(dst, q, 0);
+  } else {
+    int8_t lanes[16];
+    wasm_v128_store(lanes, q);
+    for (int j = 0; j < count; j++) dst[j] = lanes[j];
+  }
+}
+
 __attribute__((export_name("conv3x3_float"))) void conv3x3_float(const int8_t *in, int images, int height,
                                                                   int width, int channels, float in_scale,
                                                                   int in_zp, const float *w, const float *bias,
                                                                   int n, float out_scale, int zp, int qmin,
-                                                                  float *taps, int8_t *out) {
+                                                                  float *plane, int8_t *out) {
   const int npad = (n + 3) & ~3;
+  const int pw = width + 2;
   const int k = 9 * channels;
   const v128_t vscale = wasm_f32x4_splat(out_scale);
   const v128_t lo = wasm_f32x4_splat((float)(qmin - zp));
   const v128_t hi = wasm_f32x4_splat((float)(127 - zp));
   const v128_t vzp = wasm_i32x4_splat(zp);
+  for (int i = 0; i < (height + 2) * pw * channels; i++) plane[i] = 0.0f;
   for (int b = 0; b < images; b++) {
     const int8_t *image = in + (size_t)b * height * width * channels;
-    for (int y = 0; y < height; y++) {
-      for (int x = 0; x < width; x++) {
-        int t = 0;
-        for (int c = 0; c < channels; c++) {
-          for (int ky = -1; ky <= 1; ky++) {
-            for (int kx = -1; kx <= 1; kx++) {
-              const int sy = y + ky, sx = x + kx;
-              taps[t++] = (sy < 0 || sy >= height || sx < 0 || sx >= width)
-                              ? 0.0f
-                              : (float)(image[((size_t)sy * width + sx) * channels + c] - in_zp) * in_scale;
-            }
+    for (int y = 0; y < height; y++)
+      for (int x = 0; x < width; x++)
+        for (int c = 0; c < channels; c++)
+          plane[((y + 1) * pw + x + 1) * channels + c] =
+              (float)(image[((size_t)y * width + x) * channels + c] - in_zp) * in_scale;
+    int8_t *dst = out + (size_t)b * height * width * n;
+    if (channels == 1) {
+      // One input channel: the 9 weight vectors of a column block stay in registers.
+      for (int n0 = 0; n0 < npad; n0 += 4) {
+        v128_t wk[9];
+        for (int i = 0; i < 9; i++) wk[i] = wasm_v128_load(w + (size_t)i * npad + n0);
+        const v128_t vb = wasm_v128_load(bias + n0);
+        const int count = n - n0 < 4 ? n - n0 : 4;
+        for (int y = 0; y < height; y++) {
+          for (int x = 0; x < width; x++) {
+            const float *p = plane + y * pw + x;
+            v128_t acc = wasm_f32x4_mul(wasm_v128_load32_splat(p), wk[0]);
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(p + 1), wk[1]));
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(p + 2), wk[2]));
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(p + pw), wk[3]));
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(p + pw + 1), wk[4]));
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(p + pw + 2), wk[5]));
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(p + 2 * pw), wk[6]));
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(p + 2 * pw + 1), wk[7]));
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(p + 2 * pw + 2), wk[8]));
+            v128_t q = quantize4(wasm_f32x4_add(acc, vb), vscale, lo, hi, vzp);
+            store_lanes(dst + ((size_t)y * width + x) * n + n0, q, count);
           }
         }
-        int8_t *dst = out + ((size_t)(b * height + y) * width + x) * n;
+      }
+      continue;
+    }
+    for (int y = 0; y < height; y++) {
+      for (int x = 0; x < width; x++) {
         for (int n0 = 0; n0 < npad; n0 += 4) {
+          // 0 + the first product is that product exactly: start from zero as onnxruntime does.
           v128_t acc = wasm_f32x4_splat(0.0f);
-          for (int i = 0; i < k; i++)
-            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_splat(taps[i]), wasm_v128_load(w + (size_t)i * npad + n0)));
-          v128_t v = wasm_f32x4_div(wasm_f32x4_add(acc, wasm_v128_load(bias + n0)), vscale);
-          v = wasm_f32x4_min(wasm_f32x4_max(v, lo), hi);
-          v128_t q = wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(v)), vzp);
-          q = wasm_i8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(q, q), q);
-          int8_t lanes[16];
-          wasm_v128_store(lanes, q);
-          const int count = n - n0 < 4 ? n - n0 : 4;
-          for (int j = 0; j < count; j++) dst[n0 + j] = lanes[j];
+          for (int i = 0; i < k; i++) {
+            const int c = i / 9, ky = (i / 3) % 3, kx = i % 3;
+            const float tap = plane[((y + ky) * pw + x + kx) * channels + c];
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_splat(tap), wasm_v128_load(w + (size_t)i * npad + n0)));
+          }
+          v128_t q = quantize4(wasm_f32x4_add(acc, wasm_v128_load(bias + n0)), vscale, lo, hi, vzp);
+          store_lanes(dst + ((size_t)y * width + x) * n + n0, q, n - n0 < 4 ? n - n0 : 4);
         }
       }
     }
@@ -194,45 +231,82 @@ static inline v128_t reduce4(v128_t a0, v128_t a1, v128_t a2, v128_t a3) {
 }
 
 // Sums over k of a[k] * w[k] for MR rows against one 4-column panel, as 4 i32 lanes per row.
-// SIMD128: widen to i16 and i32x4.dot_i16x8_s. Relaxed: a + 128 = 2h + l with h in [0, 127] and
-// l in {0, 1}, so both halves are valid i7 operands of relaxed_dot (exact on every lowering, VNNI
-// or pmaddubsw: no i16 saturation), and the 128 * sum(w) it adds is taken off afterwards.
-#define DEFINE_TILE(MR)                                                                                   \
-  static inline __attribute__((always_inline)) void tile##MR(const int8_t *a, int lda, const int8_t *panel, \
-                                                             int kblocks, v128_t *sums) {                   \
+// SIMD128: widen to i16 and i32x4.dot_i16x8_s. Relaxed, on the unsigned a + 128 (the 128 * sum(w)
+// it adds is taken off afterwards): one relaxed_dot where the runtime computes u8 x s8 exactly
+// (probed, below); elsewhere a + 128 = h + h + l with h in [0, 127] and l in {0, 1}, valid i7
+// operands on every lowering, three dots into one accumulator.
+#define DEFINE_TILE(NAME, MR, BODY)                                                                       \
+  static inline __attribute__((always_inline)) void NAME(const int8_t *a, int lda, const int8_t *panel,    \
+                                                         int kblocks, v128_t *sums) {                       \
     v128_t acc[MR][PANEL];                                                                                \
-    v128_t acc_low[MR][PANEL];                                                                            \
     for (int m = 0; m < MR; m++)                                                                          \
-      for (int j = 0; j < PANEL; j++) acc[m][j] = acc_low[m][j] = wasm_i32x4_splat(0);                    \
+      for (int j = 0; j < PANEL; j++) acc[m][j] = wasm_i32x4_splat(0);                                    \
     for (int b = 0; b < kblocks; b++) {                                                                   \
       const int8_t *w = panel + b * PANEL * KBLOCK;                                                       \
-      TILE_BODY(MR)                                                                                       \
+      BODY(MR)                                                                                            \
     }                                                                                                     \
-    for (int m = 0; m < MR; m++) {                                                                        \
-      TILE_FINISH(m)                                                                                      \
-    }                                                                                                     \
+    for (int m = 0; m < MR; m++) sums[m] = reduce4(acc[m][0], acc[m][1], acc[m][2], acc[m][3]);           \
   }
 
 #ifdef __wasm_relaxed_simd__
-#define TILE_BODY(MR)                                                                     \
-  v128_t high[MR], low[MR];                                                               \
-  for (int m = 0; m < MR; m++) {                                                          \
-    v128_t u = wasm_v128_xor(wasm_v128_load(a + m * lda + b * KBLOCK), wasm_i8x16_splat(-128)); \
-    high[m] = wasm_u8x16_shr(u, 1);                                                       \
-    low[m] = wasm_v128_and(u, wasm_i8x16_splat(1));                                       \
-  }                                                                                       \
-  for (int j = 0; j < PANEL; j++) {                                                       \
-    v128_t wj = wasm_v128_load(w + j * KBLOCK);                                           \
-    for (int m = 0; m < MR; m++) {                                                        \
-      acc[m][j] = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wj, high[m], acc[m][j]);         \
-      acc_low[m][j] = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wj, low[m], acc_low[m][j]);  \
-    }                                                                                     \
+#define SPLIT_BODY(MR)                                                                               \
+  v128_t high[MR], low[MR];                                                                          \
+  for (int m = 0; m < MR; m++) {                                                                     \
+    v128_t u = wasm_v128_xor(wasm_v128_load(a + m * lda + b * KBLOCK), wasm_i8x16_splat(-128));      \
+    high[m] = wasm_u8x16_shr(u, 1);                                                                  \
+    low[m] = wasm_v128_and(u, wasm_i8x16_splat(1));                                                  \
+  }                                                                                                  \
+  for (int j = 0; j < PANEL; j++) {                                                                  \
+    v128_t wj = wasm_v128_load(w + j * KBLOCK);                                                      \
+    for (int m = 0; m < MR; m++) {                                                                   \
+      acc[m][j] = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wj, high[m], acc[m][j]);                    \
+      acc[m][j] = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wj, high[m], acc[m][j]);                    \
+      acc[m][j] = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wj, low[m], acc[m][j]);                     \
+    }                                                                                                \
   }
-#define TILE_FINISH(m)                                                                               \
-  sums[m] = wasm_i32x4_add(wasm_i32x4_shl(reduce4(acc[m][0], acc[m][1], acc[m][2], acc[m][3]), 1), \
-                           reduce4(acc_low[m][0], acc_low[m][1], acc_low[m][2], acc_low[m][3]));
+#define U8_BODY(MR)                                                                                  \
+  v128_t u[MR];                                                                                      \
+  for (int m = 0; m < MR; m++)                                                                       \
+    u[m] = wasm_v128_xor(wasm_v128_load(a + m * lda + b * KBLOCK), wasm_i8x16_splat(-128));          \
+  for (int j = 0; j < PANEL; j++) {                                                                  \
+    v128_t wj = wasm_v128_load(w + j * KBLOCK);                                                      \
+    for (int m = 0; m < MR; m++) acc[m][j] = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wj, u[m], acc[m][j]); \
+  }
+DEFINE_TILE(split1, 1, SPLIT_BODY)
+DEFINE_TILE(split2, 2, SPLIT_BODY)
+DEFINE_TILE(u8dot1, 1, U8_BODY)
+DEFINE_TILE(u8dot2, 2, U8_BODY)
+
+// relaxed_dot with an operand above 127 is implementation-defined: x64 with VNNI computes the exact
+// u8 x s8 sum, pmaddubsw saturates pairs at 16 bits, Arm's sdot reads the byte as signed. The
+// runtime's choice is fixed for the process, so one probe with values each wrong lowering gets
+// wrong tells whether the one-dot kernel is exact here.
+static int u8_dot_exact = 0;
+
+static int dot_is_exact(int a, int b) {
+  volatile int8_t va = (int8_t)a, vb = (int8_t)b;
+  v128_t r = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_i8x16_splat(va), wasm_i8x16_splat(vb),
+                                                    wasm_i32x4_splat(0));
+  return wasm_i32x4_extract_lane(r, 0) == 4 * a * (b & 255);
+}
+
+__attribute__((export_name("eng_probe_u8_dot"))) int eng_probe_u8_dot(void) {
+  u8_dot_exact = dot_is_exact(127, 255) && dot_is_exact(-128, 255) && dot_is_exact(-128, 128) &&
+                 dot_is_exact(-77, 201) && dot_is_exact(5, 127);
+  return u8_dot_exact;
+}
+
+static inline void tile1(const int8_t *a, int lda, const int8_t *panel, int kblocks, v128_t *sums) {
+  if (u8_dot_exact) u8dot1(a, lda, panel, kblocks, sums);
+  else split1(a, lda, panel, kblocks, sums);
+}
+
+static inline void tile2(const int8_t *a, int lda, const int8_t *panel, int kblocks, v128_t *sums) {
+  if (u8_dot_exact) u8dot2(a, lda, panel, kblocks, sums);
+  else split2(a, lda, panel, kblocks, sums);
+}
 #else
-#define TILE_BODY(MR)                                                          \
+#define WIDEN_BODY(MR)                                                         \
   v128_t alo[MR], ahi[MR];                                                     \
   for (int m = 0; m < MR; m++) {                                               \
     v128_t v = wasm_v128_load(a + m * lda + b * KBLOCK);                       \
@@ -248,14 +322,9 @@ static inline v128_t reduce4(v128_t a0, v128_t a1, v128_t a2, v128_t a3) {
       acc[m][j] = wasm_i32x4_add(acc[m][j], wasm_i32x4_dot_i16x8(ahi[m], whi)); \
     }                                                                          \
   }
-#define TILE_FINISH(m) \
-  (void)acc_low;       \
-  sums[m] = reduce4(acc[m][0], acc[m][1], acc[m][2], acc[m][3]);
+DEFINE_TILE(tile1, 1, WIDEN_BODY)
+DEFINE_TILE(tile2, 2, WIDEN_BODY)
 #endif
-
-DEFINE_TILE(1)
-DEFINE_TILE(2)
-DEFINE_TILE(4)
 
 // The int32 result of one tile row before scaling: bias (with -a_zp * sum(w) folded in by the
 // packer), and, for relaxed SIMD, the -128 * sum(w) of its unsigned activations.
@@ -311,12 +380,12 @@ static void gemm(const int8_t *a, int rows, int lda, int k, const int8_t *packed
     const int n0 = p * PANEL;
     const int count = n - n0 < PANEL ? n - n0 : PANEL;
     int m = 0;
-    v128_t sums[4];
+    v128_t sums[2];
     for (; m < rows; ) {
-      int mr = rows - m >= 4 ? 4 : rows - m >= 2 ? 2 : 1;
+      // Two rows at a time: 8 accumulators, the most x64's 16 vector registers hold without spills.
+      int mr = rows - m >= 2 ? 2 : 1;
       const int8_t *arow = a + (size_t)m * lda;
-      if (mr == 4) tile4(arow, lda, panel, kblocks, sums);
-      else if (mr == 2) tile2(arow, lda, panel, kblocks, sums);
+      if (mr == 2) tile2(arow, lda, panel, kblocks, sums);
       else tile1(arow, lda, panel, kblocks, sums);
       for (int r = 0; r < mr; r++) {
         v128_t acc = with_bias(sums[r], bias + n0, colsum + n0);

@@ -10,12 +10,12 @@ import {
   type TensorInfo,
 } from "./pack-format.ts";
 
-interface Kernels {
+export interface Kernels {
   readonly memory: WebAssembly.Memory;
   eng_alloc(bytes: number): number;
   eng_relaxed(): number;
   /** Relaxed build only: 1 where relaxed_dot computes u8 x s8 exactly here (the one-dot kernels). */
-  eng_probe_u8_dot?: () => number;
+  eng_use_u8_dot?: (wanted: number) => number;
   quantize(x: number, q: number, count: number, scale: number, zp: number): void;
   im2col3x3(
     input: number,
@@ -138,7 +138,7 @@ export class Engine {
     this.kernels =
       kernels.eng_relaxed() !== 1
         ? "simd128"
-        : kernels.eng_probe_u8_dot?.() === 1
+        : kernels.eng_use_u8_dot?.(1) === 1
           ? "relaxed-u8-dot"
           : "relaxed-split-dot";
     const alloc = (bytes: number) => {

@@ -52,7 +52,7 @@ interface Initializer {
 }
 
 /** The data section under construction: 64-byte aligned blobs. */
-class DataWriter {
+export class DataWriter {
   private readonly chunks: { offset: number; bytes: Uint8Array }[] = [];
   private size = 0;
 

@@ -1,0 +1,112 @@
+// A full-size exported int8 graph without training or tfjs: random weights in
+// the train stage's naming (any number of tasks, channel- or layer-wise
+// cross-stitch units, or none), run through the export's own import, passes,
+// calibration and quantization. Tests and benchmarks of the engine compare it
+// with onnxruntime on this graph.
+
+import { calibratedParams, collectHistograms } from "../export/calibrate.ts";
+import { INPUT_NAME, importModel, logitsName } from "../export/import-model.ts";
+import { encodeOnnx } from "../export/onnx.ts";
+import { applyPasses } from "../export/passes/index.ts";
+import { quantizedActivations, quantizeGraph } from "../export/quantize.ts";
+import type { NamedWeight, RunFolder } from "../export/run-folder.ts";
+import { seededRandom } from "../test/fixtures/make-model.ts";
+import { BUILTIN_TASKS, type TaskSpec } from "../train/tasks.ts";
+
+export interface FixtureOptions {
+  readonly tasks: readonly TaskSpec[];
+  readonly crossStitch: "channel" | "layer" | "none";
+  readonly seed: number;
+}
+
+export const THIRD_TASK: TaskSpec = {
+  name: "footwear",
+  classes: ["footwear", "other"],
+  labelMap: [1, 1, 1, 1, 1, 0, 1, 0, 1, 0],
+};
+
+export const DEFAULT_FIXTURE_TASKS = [BUILTIN_TASKS.fashion, BUILTIN_TASKS.category] as TaskSpec[];
+
+/** A run folder in memory with He-scaled random weights and batch-norm statistics away from (0, 1). */
+export function randomRun(options: FixtureOptions): RunFolder {
+  const random = seededRandom(options.seed);
+  const weights = new Map<string, NamedWeight>();
+  const layerConfigs = new Map<string, Record<string, unknown>>();
+  const put = (name: string, shape: number[], draw: () => number) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    weights.set(name, { shape, data: Float32Array.from({ length: size }, draw) });
+  };
+  const he = (fanIn: number) => () => (random() * 2 - 1) * Math.sqrt(6 / fanIn);
+  const batchNorm = (layer: string, size: number) => {
+    put(`${layer}/gamma`, [size], () => 0.5 + random());
+    put(`${layer}/beta`, [size], () => (random() - 0.5) * 0.4);
+    put(`${layer}/moving_mean`, [size], () => (random() - 0.5) * 0.6);
+    put(`${layer}/moving_variance`, [size], () => 0.5 + random() * 1.5);
+    layerConfigs.set(layer, { epsilon: 0.001 });
+  };
+  for (const t of options.tasks) {
+    put(`${t.name}_conv1/kernel`, [3, 3, 1, 32], he(9));
+    put(`${t.name}_conv1/bias`, [32], () => (random() - 0.5) * 0.1);
+    batchNorm(`${t.name}_bn1`, 32);
+    put(`${t.name}_conv2/kernel`, [3, 3, 32, 64], he(288));
+    put(`${t.name}_conv2/bias`, [64], () => (random() - 0.5) * 0.1);
+    batchNorm(`${t.name}_bn2`, 64);
+    put(`${t.name}_fc3/kernel`, [3136, 1024], he(3136));
+    put(`${t.name}_fc3/bias`, [1024], () => (random() - 0.5) * 0.1);
+    batchNorm(`${t.name}_bn3`, 1024);
+    put(`${t.name}_logits/kernel`, [1024, t.classes.length], he(1024));
+    put(`${t.name}_logits/bias`, [t.classes.length], () => (random() - 0.5) * 0.1);
+  }
+  if (options.crossStitch !== "none") {
+    const towers = options.tasks.length;
+    for (const [unit, channels] of [
+      [1, 32],
+      [2, 64],
+      [3, 1024],
+    ] as const) {
+      const rows = options.crossStitch === "channel" ? channels : 1;
+      put(`cross_stitch_${unit}/alpha`, [rows, towers, towers], () => random() * 1.2 - 0.2);
+    }
+  }
+  return {
+    dir: "(memory)",
+    name: `engine-fixture-${options.seed}`,
+    config: { cross_stitch_enabled: options.crossStitch !== "none" },
+    normalization: { kind: "global", mean: [72.94], std: [90.02] },
+    tasks: options.tasks,
+    weights,
+    layerConfigs,
+  };
+}
+
+/** Normalized images that look like the data: blobs of light on dark, z-scored as the manifest says. */
+export function syntheticImages(count: number, seed: number): Float32Array {
+  const random = seededRandom(seed);
+  const out = new Float32Array(count * 784);
+  for (let i = 0; i < count; i++) {
+    const [cy, cx, ry, rx] = [8 + random() * 12, 8 + random() * 12, 4 + random() * 8, 3 + random() * 8];
+    for (let y = 0; y < 28; y++)
+      for (let x = 0; x < 28; x++) {
+        const d = ((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2;
+        const pixel = d < 1 ? 120 + random() * 135 : random() * 20;
+        out[i * 784 + y * 28 + x] = (Math.round(pixel) - 72.94) / 90.02;
+      }
+  }
+  return out;
+}
+
+/** The int8 per-tower graph the export would write for this run, calibrated (min/max) on `images`. */
+export async function quantizedFixture(run: RunFolder, images: Float32Array): Promise<Uint8Array> {
+  const graph = applyPasses(importModel(run), "per_tower");
+  const histograms = await collectHistograms(
+    (g) => encodeOnnx(g, ""),
+    graph,
+    INPUT_NAME,
+    images,
+    quantizedActivations(graph),
+  );
+  return encodeOnnx(quantizeGraph(graph, calibratedParams(histograms, { kind: "minmax" })), "");
+}
+
+export const fixtureTasks = (tasks: readonly TaskSpec[]) =>
+  tasks.map((t) => ({ name: t.name, output: logitsName(t.name), classes: t.classes.length }));

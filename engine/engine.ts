@@ -233,9 +233,13 @@ export class Engine {
     return results;
   }
 
-  /** The op list, for per-layer breakdowns. */
+  /** The op list and its tensors, for per-layer breakdowns. */
   get ops(): readonly PackOp[] {
     return this.header.ops;
+  }
+
+  get tensors(): readonly TensorInfo[] {
+    return this.header.tensors;
   }
 
   private denseInput(input: number, op: LinearWeights, batch: number): number {

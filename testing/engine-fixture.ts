@@ -4,13 +4,19 @@
 // calibration and quantization. Tests and benchmarks of the engine compare it
 // with onnxruntime on this graph.
 
+import { createHash } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { PACK_FILE, PACK_VERSION } from "../engine/pack-format.ts";
 import { calibratedParams, collectHistograms } from "../export/calibrate.ts";
 import { INPUT_NAME, importModel, logitsName } from "../export/import-model.ts";
+import { type Manifest, parseManifest } from "../export/manifest.ts";
 import { encodeOnnx } from "../export/onnx.ts";
+import { packEngine } from "../export/pack-engine.ts";
 import { applyPasses } from "../export/passes/index.ts";
 import { quantizedActivations, quantizeGraph } from "../export/quantize.ts";
 import type { NamedWeight, RunFolder } from "../export/run-folder.ts";
-import { seededRandom } from "../test/fixtures/make-model.ts";
+import { seededRandom, writeArtifacts } from "../test/fixtures/make-model.ts";
 import { BUILTIN_TASKS, type TaskSpec } from "../train/tasks.ts";
 
 export interface FixtureOptions {
@@ -110,3 +116,27 @@ export async function quantizedFixture(run: RunFolder, images: Float32Array): Pr
 
 export const fixtureTasks = (tasks: readonly TaskSpec[]) =>
   tasks.map((t) => ({ name: t.name, output: logitsName(t.name), classes: t.classes.length }));
+
+/**
+ * An export folder for the worker: the random-weight cross-stitch graph (int8, float32), its
+ * engine pack and a manifest naming all three, as the export writes them.
+ */
+export async function writeEngineFixtureArtifacts(dir: string): Promise<Manifest> {
+  const options = { tasks: DEFAULT_FIXTURE_TASKS, crossStitch: "channel", seed: 11 } as const;
+  const run = randomRun(options);
+  const int8 = await quantizedFixture(run, syntheticImages(64, 3));
+  const fp32 = encodeOnnx(applyPasses(importModel(run), "per_tower"), "");
+  const manifest = await writeArtifacts(dir, { int8, fp32, label: "engine-fixture" });
+  const packed = packEngine(int8, fixtureTasks(options.tasks)).bytes;
+  await writeFile(join(dir, PACK_FILE), packed);
+  const sha256 = createHash("sha256").update(packed).digest("hex");
+  const withEngine = parseManifest({
+    ...manifest,
+    models: {
+      ...manifest.models,
+      engine: { file: PACK_FILE, bytes: packed.length, sha256, formatVersion: PACK_VERSION },
+    },
+  });
+  await writeFile(join(dir, "manifest.json"), `${JSON.stringify(withEngine, null, 2)}\n`);
+  return withEngine;
+}

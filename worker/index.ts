@@ -1,5 +1,5 @@
 // The HTTP API: routes, validation, auth, CORS and the one error handler.
-// The workerd entry (workerd.ts) wires in the wasm module and serves createApp().
+// The workerd entries (workerd-stitch.ts, workerd.ts) wire in an engine and serve createApp().
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
@@ -15,7 +15,7 @@ import {
   normalize,
   toModelPixels,
 } from "./image.ts";
-import { type AssetFetcher, ModelHolder, TOP_CLASSES } from "./inference.ts";
+import { type AssetFetcher, type ModelHolder, TOP_CLASSES } from "./inference.ts";
 import { renderPage } from "./page.ts";
 
 export interface Bindings {
@@ -24,6 +24,8 @@ export interface Bindings {
   API_TOKEN?: string;
   /** Comma-separated allowed origins, `*` for any; empty or unset sends no CORS headers. */
   CORS_ORIGINS?: string;
+  /** The engine this deployment is meant to run ("stitch" or "ort"); must be the one its entry bundles. */
+  ENGINE?: string;
 }
 
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
@@ -134,7 +136,14 @@ const modelRoute = createRoute({
   summary: "The served model's manifest: tasks, classes, accuracies, quantization, hashes, version",
   security: [{ bearer: [] }],
   responses: {
-    200: { description: "The manifest", content: { "application/json": { schema: manifestSchema } } },
+    200: {
+      description: "The manifest, and the engine that runs the graph",
+      content: {
+        "application/json": {
+          schema: manifestSchema.extend({ engine: z.enum(["stitch", "ort"]) }).openapi("ModelInfo"),
+        },
+      },
+    },
     401: errorContent("API_TOKEN is set and the bearer token is missing or wrong"),
     503: errorContent("The model could not be loaded"),
   },
@@ -207,12 +216,7 @@ async function tokensMatch(given: string, expected: string): Promise<boolean> {
 
 const ms = (from: number, to: number) => (to - from).toFixed(2);
 
-export interface RuntimeProbes {
-  /** Size of onnxruntime's wasm linear memory, where the runtime can see it. */
-  wasmHeapBytes(): number | undefined;
-}
-
-export function createApp(models = new ModelHolder(), probes?: RuntimeProbes) {
+export function createApp(models: ModelHolder) {
   const app = new OpenAPIHono<{ Bindings: Bindings }>({
     defaultHook: (result) => {
       if (!result.success) throw validationError(result.error);
@@ -246,15 +250,26 @@ export function createApp(models = new ModelHolder(), probes?: RuntimeProbes) {
   });
 
   app.openapi(healthRoute, (c) =>
-    c.json(
-      { status: "ok" as const, modelLoaded: models.loaded, wasmHeapBytes: probes?.wasmHeapBytes() },
-      200,
-    ),
+    c.json({ status: "ok" as const, modelLoaded: models.loaded, wasmHeapBytes: models.heapBytes() }, 200),
   );
 
   app.openapi(pageRoute, (c) => c.html(renderPage(), 200));
 
-  app.openapi(modelRoute, async (c) => c.json((await models.get(c.env.ASSETS)).manifest, 200));
+  app.use("/v1/*", async (c, next) => {
+    const wanted = c.env?.ENGINE;
+    if (wanted && wanted !== models.opener.name) {
+      throw new ApiError(
+        503,
+        "model_unavailable",
+        `ENGINE is "${wanted}" but this build bundles the ${models.opener.name} engine (wrangler --env ${wanted})`,
+      );
+    }
+    await next();
+  });
+
+  app.openapi(modelRoute, async (c) =>
+    c.json({ ...(await models.get(c.env.ASSETS)).manifest, engine: models.opener.name }, 200),
+  );
 
   app.openapi(predictRoute, async (c) => {
     const contentType = c.req.header("content-type")?.toLowerCase() ?? "";

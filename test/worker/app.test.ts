@@ -5,14 +5,15 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import sharp from "sharp";
+import { ortEngine } from "../../worker/engine-ort.ts";
 import { type Bindings, createApp, MAX_BATCH, MAX_BODY_BYTES } from "../../worker/index.ts";
-import type { ImagePrediction } from "../../worker/inference.ts";
+import { type ImagePrediction, ModelHolder } from "../../worker/inference.ts";
 import { directoryAssets, type Fixture, loadTestImages, makeFixture, pixelsBody } from "./helpers.ts";
 
 let fixture: Fixture;
 let env: Bindings;
 let images: Uint8Array[];
-const app = createApp();
+const app = createApp(new ModelHolder(ortEngine()));
 
 before(async () => {
   fixture = await makeFixture();
@@ -99,7 +100,10 @@ describe("successful requests", () => {
   });
 
   test("/v1/model serves the manifest; /openapi.json documents the API; / is the page", async () => {
-    assert.deepEqual(await (await app.request("/v1/model", {}, env)).json(), fixture.manifest);
+    assert.deepEqual(await (await app.request("/v1/model", {}, env)).json(), {
+      ...fixture.manifest,
+      engine: "ort",
+    });
     const spec = (await (await app.request("/openapi.json", {}, env)).json()) as {
       paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> } }>>;
     };
@@ -203,7 +207,7 @@ describe("errors", () => {
   });
 
   test("503 when the graph does not match the manifest's hash, and the next request retries", async () => {
-    const broken = createApp();
+    const broken = createApp(new ModelHolder(ortEngine()));
     const modelPath = join(fixture.assetsDir, fixture.manifest.models.int8.file);
     const original = new Uint8Array(
       await (await env.ASSETS.fetch(new Request("https://a/model.int8.onnx"))).arrayBuffer(),

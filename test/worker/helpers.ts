@@ -6,18 +6,18 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, normalize as normalizePath } from "node:path";
 import type { Manifest } from "../../export/manifest.ts";
+import { writeEngineFixtureArtifacts } from "../../testing/engine-fixture.ts";
 import { loadFashionMnist } from "../../train/data.ts";
 import type { AssetFetcher } from "../../worker/inference.ts";
 import { stageAssets } from "../../worker/stage-assets.ts";
-import { writeFixtureArtifacts } from "../fixtures/make-model.ts";
 
 export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
 export { freePort, type RunningWorker, startWorkerd } from "../../worker/local.ts";
 
 export interface Fixture {
-  /** Artifacts as the export stage writes them (int8 + fp32 + manifest). */
+  /** Artifacts as the export stage writes them (int8 + fp32 + engine pack + manifest), full-size, random weights. */
   artifactsDir: string;
-  /** What the worker is given: the manifest and the int8 graph. */
+  /** What the worker is given: the manifest, the int8 graph and the engine pack. */
   assetsDir: string;
   manifest: Manifest;
   remove(): Promise<void>;
@@ -27,7 +27,7 @@ export async function makeFixture(): Promise<Fixture> {
   const root = await mkdtemp(join(tmpdir(), "stitch-edge-worker-"));
   const artifactsDir = join(root, "artifacts");
   const assetsDir = join(root, "assets");
-  await writeFixtureArtifacts(artifactsDir);
+  await writeEngineFixtureArtifacts(artifactsDir);
   const manifest = await stageAssets(artifactsDir, assetsDir);
   return { artifactsDir, assetsDir, manifest, remove: () => rm(root, { recursive: true, force: true }) };
 }

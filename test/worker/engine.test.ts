@@ -1,0 +1,96 @@
+// Both engines behind the same Hono app under Node, on a full-size export with
+// an engine pack: the same answers for the same images, /v1/model naming the
+// engine, and the ENGINE variable refusing a build that bundles the other one.
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { loadKernels } from "../../export/engine-run.ts";
+import { writeEngineFixtureArtifacts } from "../../testing/engine-fixture.ts";
+import { ortEngine } from "../../worker/engine-ort.ts";
+import { stitchEngine } from "../../worker/engine-stitch.ts";
+import { type Bindings, createApp } from "../../worker/index.ts";
+import { ModelHolder } from "../../worker/inference.ts";
+import { stageAssets } from "../../worker/stage-assets.ts";
+import { directoryAssets, loadTestImages } from "./helpers.ts";
+
+let root: string;
+let env: Bindings;
+let body: string;
+const stitch = createApp(
+  new ModelHolder(
+    stitchEngine({ relaxed: await loadKernels("relaxed"), simd128: await loadKernels("simd128") }),
+  ),
+);
+const ort = createApp(new ModelHolder(ortEngine()));
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), "stitch-edge-engine-"));
+  await writeEngineFixtureArtifacts(join(root, "artifacts"));
+  await stageAssets(join(root, "artifacts"), join(root, "assets"));
+  env = { ASSETS: directoryAssets(join(root, "assets")) };
+  const { images } = await loadTestImages(8);
+  body = JSON.stringify({ images: images.map((pixels) => ({ pixels: [...pixels] })) });
+});
+after(() => rm(root, { recursive: true, force: true }));
+
+const predict = (app: typeof stitch, bindings: Bindings) =>
+  app.request(
+    "/v1/predict",
+    { method: "POST", body, headers: { "content-type": "application/json" } },
+    bindings,
+  );
+
+test("the stitch and ort engines give the same predictions", async () => {
+  const [a, b] = await Promise.all([predict(stitch, env), predict(ort, env)]);
+  assert.equal(a.status, 200);
+  assert.equal(b.status, 200);
+  assert.deepEqual(await a.json(), await b.json());
+});
+
+test("/v1/model names the engine; /health reports its wasm heap", async () => {
+  const model = (await (await stitch.request("/v1/model", {}, env)).json()) as { engine: string };
+  assert.equal(model.engine, "stitch");
+  assert.equal(
+    ((await (await ort.request("/v1/model", {}, env)).json()) as { engine: string }).engine,
+    "ort",
+  );
+  const health = (await (await stitch.request("/health", {}, env)).json()) as { wasmHeapBytes: number };
+  assert.ok(
+    health.wasmHeapBytes > 6_000_000 && health.wasmHeapBytes <= 16 * 2 ** 20,
+    `${health.wasmHeapBytes}`,
+  );
+});
+
+test("ENGINE naming the engine this build lacks is a 503 that says so", async () => {
+  const response = await predict(stitch, { ...env, ENGINE: "ort" });
+  assert.equal(response.status, 503);
+  assert.match(
+    ((await response.json()) as { error: { message: string } }).error.message,
+    /bundles the stitch engine/,
+  );
+  assert.equal((await predict(stitch, { ...env, ENGINE: "stitch" })).status, 200);
+});
+
+test("a manifest without an engine pack is a 503 naming the missing entry", async () => {
+  const manifest = JSON.parse(await readFile(join(root, "assets", "manifest.json"), "utf8"));
+  delete manifest.models.engine;
+  const assets = directoryAssets(join(root, "assets"));
+  const withoutPack: Bindings = {
+    ASSETS: {
+      fetch: (request) =>
+        new URL(request.url).pathname.endsWith("manifest.json")
+          ? Promise.resolve(new Response(JSON.stringify(manifest)))
+          : assets.fetch(request),
+    },
+  };
+  const fresh = createApp(
+    new ModelHolder(
+      stitchEngine({ relaxed: await loadKernels("relaxed"), simd128: await loadKernels("simd128") }),
+    ),
+  );
+  const response = await predict(fresh, withoutPack);
+  assert.equal(response.status, 503);
+  assert.match(((await response.json()) as { error: { message: string } }).error.message, /models\.engine/);
+});

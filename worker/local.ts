@@ -28,10 +28,14 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-/** Starts `wrangler dev` (workerd) with the repo's wrangler.toml and the given assets and vars. */
+/**
+ * Starts `wrangler dev` (workerd) with the repo's wrangler.toml and the given assets and vars;
+ * `environment` picks a wrangler environment (`ort`: the onnxruntime-web build).
+ */
 export async function startWorkerd(
   assetsDir: string,
   vars: Record<string, string> = {},
+  environment?: string,
 ): Promise<RunningWorker> {
   const port = await freePort();
   const inspectorPort = await freePort();
@@ -51,6 +55,7 @@ export async function startWorkerd(
     "--log-level",
     "log",
     ...Object.entries(vars).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
+    ...(environment ? ["--env", environment] : []),
   ];
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: REPO_ROOT,

@@ -1,4 +1,4 @@
-// Both engines in workerd (`wrangler dev`, no inspector attached), in the same
+// Both engines in plain workerd (worker/dev/workerd.ts, no inspector), in the same
 // run on the same export: the default build (ENGINE = stitch) and the `ort`
 // environment. Per build: fresh processes (start to ready, the first request's
 // wall time, Server-Timing and workerd CPU time), the first 100 requests of an
@@ -13,8 +13,8 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { loadTestImages } from "../test/worker/helpers.ts";
 import { writeEngineFixtureArtifacts } from "../testing/engine-fixture.ts";
-import { startWorkerd } from "../worker/local.ts";
-import { stageAssets } from "../worker/stage-assets.ts";
+import { stageAssets } from "../worker/dev/stage-assets.ts";
+import { startWorkerd } from "../worker/dev/workerd.ts";
 
 const RESULTS = "bench/results/engine-workerd.json";
 const COLD_RUNS = 3;
@@ -97,7 +97,7 @@ async function measure(environment: string | undefined) {
   const cold = [];
   for (let run = 0; run < COLD_RUNS; run++) {
     const spawned = performance.now();
-    const worker = await startWorkerd(assetsDir, {}, environment);
+    const worker = await startWorkerd(assetsDir, {}, { environment });
     const ready = performance.now();
     try {
       const cpuBefore = await workerdCpuMs(worker.pid);
@@ -112,7 +112,7 @@ async function measure(environment: string | undefined) {
       await worker.stop();
     }
   }
-  const worker = await startWorkerd(assetsDir, {}, environment);
+  const worker = await startWorkerd(assetsDir, {}, { environment });
   try {
     const first = [];
     for (let i = 0; i < FIRST; i++) first.push(await post(worker.url, single[i % 100] as string));

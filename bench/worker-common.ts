@@ -1,11 +1,13 @@
 // Shared by the worker benchmarks: which graph to measure, staging it for
 // workerd, percentiles, workerd's memory, and writing bench/results/*.json.
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Manifest } from "../export/manifest.ts";
-import { stageAssets } from "../worker/stage-assets.ts";
+import { stageAssets } from "../worker/dev/stage-assets.ts";
+import { workerdRuntime } from "../worker/dev/workerd.ts";
 import { BENCH_ARTIFACTS_DIR, writeBenchArtifacts } from "./worker-model.ts";
 
 /** The issue's goals, next to which every figure is reported. */
@@ -64,34 +66,23 @@ export function summarize(values: number[]): Summary {
   };
 }
 
-/** Resident memory (bytes) of the workerd processes under the wrangler process `rootPid`. */
-export async function workerdRssBytes(rootPid: number): Promise<number> {
-  const { readdir } = await import("node:fs/promises");
-  const parents = new Map<number, number>();
-  const names = new Map<number, string>();
-  for (const entry of await readdir("/proc")) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid)) continue;
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-    const match = /^\d+ \((.*)\) \S (\d+)/.exec(stat);
-    if (!match) continue;
-    names.set(pid, match[1] ?? "");
-    parents.set(pid, Number(match[2]));
-  }
-  const descends = (pid: number): boolean => {
-    for (let p = pid, hops = 0; p > 1 && hops < 50; hops++) {
-      if (p === rootPid) return true;
-      p = parents.get(p) ?? 1;
-    }
-    return false;
+/** Resident memory (bytes) of the workerd process `pid` (startWorkerd's own child). */
+export async function workerdRssBytes(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+/** What ran the worker: versions differ in how V8 compiles and tiers up wasm, so every result names them. */
+function runtimeVersions() {
+  const require = createRequire(import.meta.url);
+  return {
+    node: process.version,
+    nodeV8: process.versions.v8,
+    wrangler: (require("wrangler/package.json") as { version: string }).version,
+    workerd: workerdRuntime().version,
+    workerdServing: "plain workerd (worker/dev/workerd.ts): deploy bundle, no inspector, no proxy",
+    v8Flags: "workerd defaults (none set)",
   };
-  let total = 0;
-  for (const [pid, name] of names) {
-    if (name !== "workerd" || !descends(pid)) continue;
-    const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
-    total += Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-  }
-  return total;
 }
 
 /** Writes bench/results/worker-<name>.json with the machine's context. */
@@ -101,7 +92,7 @@ export async function writeResult(name: string, figures: Record<string, unknown>
   const path = join(dir, `worker-${name}.json`);
   const context = {
     date: new Date().toISOString(),
-    node: process.version,
+    ...runtimeVersions(),
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model,
     loadAverage1m: loadavg()[0],

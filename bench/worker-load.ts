@@ -7,7 +7,7 @@
 import { rm } from "node:fs/promises";
 import sharp from "sharp";
 import { loadTestImages } from "../test/worker/helpers.ts";
-import { startWorkerd } from "../worker/local.ts";
+import { startWorkerd } from "../worker/dev/workerd.ts";
 import { stageBenchAssets, summarize, toMiB, workerdRssBytes, writeResult } from "./worker-common.ts";
 
 const REQUESTS = Number(process.argv[2] ?? 3000);

@@ -49,13 +49,18 @@ export async function requestPredictions(
   images.forEach((png, i) => {
     form.append("image", new Blob([png], { type: "image/png" }), `image-${i}.png`);
   });
+  // Sent whole with a Content-Length rather than streamed: a server that refuses the request from
+  // its headers (401, 413) answers and closes, and a streaming upload then sees only a broken pipe.
+  const encoded = new Response(form);
+  const body = await encoded.arrayBuffer();
+  const contentType = encoded.headers.get("content-type") ?? "multipart/form-data";
   const endpoint = new URL("/v1/predict", url);
   let response: Response;
   try {
     response = await fetch(endpoint, {
       method: "POST",
-      body: form,
-      headers: token ? { authorization: `Bearer ${token}` } : {},
+      body,
+      headers: { "content-type": contentType, ...(token ? { authorization: `Bearer ${token}` } : {}) },
       signal: AbortSignal.timeout(30_000),
     });
   } catch (error) {

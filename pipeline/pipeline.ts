@@ -12,8 +12,8 @@ import { MANIFEST_FILE, parseManifest } from "../export/manifest.ts";
 import { IMAGE_SIZE, loadFashionMnist } from "../train/data.ts";
 import type { RunSummary } from "../train/summary.ts";
 import { SOURCE_CLASSES } from "../train/tasks.ts";
-import { startWorkerd } from "../worker/local.ts";
-import { stageAssets } from "../worker/stage-assets.ts";
+import { stageAssets } from "../worker/dev/stage-assets.ts";
+import { startWorkerd } from "../worker/dev/workerd.ts";
 
 const REPO_ROOT = path.resolve(new URL("..", import.meta.url).pathname);
 

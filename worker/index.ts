@@ -18,15 +18,16 @@ import {
 import { type AssetFetcher, type ModelHolder, TOP_CLASSES } from "./inference.ts";
 import { renderPage } from "./page.ts";
 
-export interface Bindings {
+/**
+ * The worker's bindings: `Env` is generated from wrangler.toml by `npm run cf-typegen`.
+ * API_TOKEN is an optional secret (`wrangler secret put API_TOKEN`), so it is not in
+ * wrangler.toml; when set, /v1/* requires `Authorization: Bearer <API_TOKEN>`.
+ */
+export type Bindings = Omit<Env, "ASSETS"> & {
+  /** The app only fetches from ASSETS, so it asks no more of it (Node tests serve a folder). */
   ASSETS: AssetFetcher;
-  /** When set, /v1/* requires `Authorization: Bearer <API_TOKEN>`. */
   API_TOKEN?: string;
-  /** Comma-separated allowed origins, `*` for any; empty or unset sends no CORS headers. */
-  CORS_ORIGINS?: string;
-  /** The engine this deployment is meant to run ("stitch" or "ort"); must be the one its entry bundles. */
-  ENGINE?: string;
-}
+};
 
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 export const MAX_BATCH = 32;

@@ -3,6 +3,8 @@
 // so the ORT wasm arrives as a module compiled at upload (the CompiledWasm rule
 // in wrangler.toml) and ORT's loader is steered onto it; see SPEC.md.
 import * as ort from "onnxruntime-web/wasm";
+// A path, not the package's own export "onnxruntime-web/ort-wasm-simd-threaded.wasm": wrangler
+// 4.164's wasm-module collector resolves that export against this folder and fails (ENOENT).
 import ortWasmModule from "../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm";
 import { ortEngine } from "./engine-ort.ts";
 import { createApp } from "./index.ts";

@@ -37,7 +37,7 @@ const FLAVOURS: Flavour[] = [
 /** One instance with helpers to move typed arrays in and out of its memory. */
 async function instantiate(flavour: Flavour) {
   const bytes = await readFile(new URL(`../../engine/build/${flavour.file}`, import.meta.url));
-  const { instance } = await WebAssembly.instantiate(bytes, {});
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
   const k = instance.exports as unknown as Kernels;
   if (flavour.u8Dot !== undefined) k.eng_use_u8_dot?.(flavour.u8Dot ? 1 : 0);
   const put = (values: Int8Array | Int32Array | Float32Array | Uint8Array) => {

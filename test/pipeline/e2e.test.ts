@@ -11,8 +11,8 @@ import { requestPredictions } from "../../client/predict.ts";
 import { parseManifest } from "../../export/manifest.ts";
 import { IMAGE_SIZE, loadFashionMnist, PIXELS_PER_IMAGE } from "../../train/data.ts";
 import { BUILTIN_TASKS } from "../../train/tasks.ts";
-import { type RunningWorker, startWorkerd } from "../../worker/local.ts";
-import { stageAssets } from "../../worker/stage-assets.ts";
+import { stageAssets } from "../../worker/dev/stage-assets.ts";
+import { type RunningWorker, startWorkerd } from "../../worker/dev/workerd.ts";
 
 const REPO_ROOT = new URL("../../", import.meta.url).pathname;
 const IMAGES_SENT = 24;

@@ -17,7 +17,7 @@ const app = createApp(new ModelHolder(ortEngine()));
 
 before(async () => {
   fixture = await makeFixture();
-  env = { ASSETS: directoryAssets(fixture.assetsDir) };
+  env = { ASSETS: directoryAssets(fixture.assetsDir), CORS_ORIGINS: "", ENGINE: "ort" };
   images = (await loadTestImages(3)).images;
 });
 after(() => fixture.remove());

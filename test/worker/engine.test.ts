@@ -8,15 +8,21 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { loadKernels } from "../../export/engine-run.ts";
 import { writeEngineFixtureArtifacts } from "../../testing/engine-fixture.ts";
+import { stageAssets } from "../../worker/dev/stage-assets.ts";
 import { ortEngine } from "../../worker/engine-ort.ts";
 import { stitchEngine } from "../../worker/engine-stitch.ts";
 import { type Bindings, createApp } from "../../worker/index.ts";
 import { ModelHolder } from "../../worker/inference.ts";
-import { stageAssets } from "../../worker/stage-assets.ts";
 import { directoryAssets, loadTestImages } from "./helpers.ts";
 
 let root: string;
-let env: Bindings;
+let assets: Bindings["ASSETS"];
+/** The variables each build's wrangler.toml section sets. */
+const envOf = (engine: string, files = assets): Bindings => ({
+  ASSETS: files,
+  ENGINE: engine,
+  CORS_ORIGINS: "",
+});
 let body: string;
 const stitch = createApp(
   new ModelHolder(
@@ -29,7 +35,7 @@ before(async () => {
   root = await mkdtemp(join(tmpdir(), "stitch-edge-engine-"));
   await writeEngineFixtureArtifacts(join(root, "artifacts"));
   await stageAssets(join(root, "artifacts"), join(root, "assets"));
-  env = { ASSETS: directoryAssets(join(root, "assets")) };
+  assets = directoryAssets(join(root, "assets"));
   const { images } = await loadTestImages(8);
   body = JSON.stringify({ images: images.map((pixels) => ({ pixels: [...pixels] })) });
 });
@@ -43,20 +49,22 @@ const predict = (app: typeof stitch, bindings: Bindings) =>
   );
 
 test("the stitch and ort engines give the same predictions", async () => {
-  const [a, b] = await Promise.all([predict(stitch, env), predict(ort, env)]);
+  const [a, b] = await Promise.all([predict(stitch, envOf("stitch")), predict(ort, envOf("ort"))]);
   assert.equal(a.status, 200);
   assert.equal(b.status, 200);
   assert.deepEqual(await a.json(), await b.json());
 });
 
 test("/v1/model names the engine; /health reports its wasm heap", async () => {
-  const model = (await (await stitch.request("/v1/model", {}, env)).json()) as { engine: string };
+  const model = (await (await stitch.request("/v1/model", {}, envOf("stitch"))).json()) as { engine: string };
   assert.equal(model.engine, "stitch");
   assert.equal(
-    ((await (await ort.request("/v1/model", {}, env)).json()) as { engine: string }).engine,
+    ((await (await ort.request("/v1/model", {}, envOf("ort"))).json()) as { engine: string }).engine,
     "ort",
   );
-  const health = (await (await stitch.request("/health", {}, env)).json()) as { wasmHeapBytes: number };
+  const health = (await (await stitch.request("/health", {}, envOf("stitch"))).json()) as {
+    wasmHeapBytes: number;
+  };
   assert.ok(
     health.wasmHeapBytes > 6_000_000 && health.wasmHeapBytes <= 16 * 2 ** 20,
     `${health.wasmHeapBytes}`,
@@ -64,27 +72,24 @@ test("/v1/model names the engine; /health reports its wasm heap", async () => {
 });
 
 test("ENGINE naming the engine this build lacks is a 503 that says so", async () => {
-  const response = await predict(stitch, { ...env, ENGINE: "ort" });
+  const response = await predict(stitch, envOf("ort"));
   assert.equal(response.status, 503);
   assert.match(
     ((await response.json()) as { error: { message: string } }).error.message,
     /bundles the stitch engine/,
   );
-  assert.equal((await predict(stitch, { ...env, ENGINE: "stitch" })).status, 200);
+  assert.equal((await predict(stitch, envOf("stitch"))).status, 200);
 });
 
 test("a manifest without an engine pack is a 503 naming the missing entry", async () => {
   const manifest = JSON.parse(await readFile(join(root, "assets", "manifest.json"), "utf8"));
   delete manifest.models.engine;
-  const assets = directoryAssets(join(root, "assets"));
-  const withoutPack: Bindings = {
-    ASSETS: {
-      fetch: (request) =>
-        new URL(request.url).pathname.endsWith("manifest.json")
-          ? Promise.resolve(new Response(JSON.stringify(manifest)))
-          : assets.fetch(request),
-    },
-  };
+  const withoutPack = envOf("stitch", {
+    fetch: (request) =>
+      new URL(request.url).pathname.endsWith("manifest.json")
+        ? Promise.resolve(new Response(JSON.stringify(manifest)))
+        : assets.fetch(request),
+  });
   const fresh = createApp(
     new ModelHolder(
       stitchEngine({ relaxed: await loadKernels("relaxed"), simd128: await loadKernels("simd128") }),

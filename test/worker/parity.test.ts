@@ -10,7 +10,7 @@ import { after, before, test } from "node:test";
 import * as ort from "onnxruntime-node";
 import sharp from "sharp";
 import type { Manifest } from "../../export/manifest.ts";
-import { stageAssets } from "../../worker/stage-assets.ts";
+import { stageAssets } from "../../worker/dev/stage-assets.ts";
 import { type Fixture, loadTestImages, makeFixture, type RunningWorker, startWorkerd } from "./helpers.ts";
 
 const IMAGES = 100;

@@ -4,12 +4,12 @@
 // so a stale or partial export fails before wrangler starts. The fp32 graph
 // stays behind: it is not served, and at ~26 MB it is over the 25 MiB asset limit.
 //
-//   tsx worker/stage-assets.ts [artifacts-dir] [assets-dir]
+//   tsx worker/dev/stage-assets.ts [artifacts-dir] [assets-dir]
 //   (defaults: $STITCH_ARTIFACTS or artifacts/, and .cache/worker-assets/)
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { MANIFEST_FILE, type Manifest, parseManifest } from "../export/manifest.ts";
+import { MANIFEST_FILE, type Manifest, parseManifest } from "../../export/manifest.ts";
 
 export const DEFAULT_ASSETS_DIR = ".cache/worker-assets";
 

@@ -34,7 +34,12 @@ const assetsDir = await mkdtemp(join(tmpdir(), "stitch-engine-assets-"));
 const manifest = await stageAssets(artifacts, assetsDir);
 const { images } = await loadTestImages(100);
 const single = images.map((pixels) => JSON.stringify({ pixels: [...pixels] }));
-const batch = JSON.stringify({ images: images.slice(0, 32).map((pixels) => ({ pixels: [...pixels] })) });
+const batchOf = (size: number) =>
+  JSON.stringify({ images: images.slice(0, size).map((pixels) => ({ pixels: [...pixels] })) });
+const batch = batchOf(32);
+/** Batch sizes whose workerd CPU time per request is measured, to find the largest within 10 ms. */
+const CPU_SWEEP = [1, 2, 4, 6, 8, 12, 16, 24, 32];
+const CPU_SWEEP_REQUESTS = 40;
 
 /** CPU milliseconds (user + system) of every workerd process under `root`. */
 async function workerdCpuMs(root: number): Promise<number> {
@@ -125,6 +130,15 @@ async function measure(environment: string | undefined) {
     const cpuBatchStart = await workerdCpuMs(worker.pid);
     for (let i = 0; i < STEADY_BATCH; i++) batches.push(await post(worker.url, batch));
     const cpuBatch = ((await workerdCpuMs(worker.pid)) - cpuBatchStart) / STEADY_BATCH;
+    const cpuByBatch: Record<number, number> = {};
+    for (const size of CPU_SWEEP) {
+      const body = batchOf(size);
+      for (let i = 0; i < 3; i++) await post(worker.url, body);
+      const start = await workerdCpuMs(worker.pid);
+      for (let i = 0; i < CPU_SWEEP_REQUESTS; i++) await post(worker.url, body);
+      cpuByBatch[size] =
+        Math.round((((await workerdCpuMs(worker.pid)) - start) / CPU_SWEEP_REQUESTS) * 100) / 100;
+    }
     const health = (await (await fetch(`${worker.url}/health`)).json()) as { wasmHeapBytes?: number };
     const model = (await (await fetch(`${worker.url}/v1/model`)).json()) as { engine?: string };
     return {
@@ -145,6 +159,11 @@ async function measure(environment: string | undefined) {
         wall: describe(batches.map((r) => r.wallMs ?? Number.NaN)),
         cpuMsPerRequest: Math.round(cpuBatch * 1000) / 1000,
       },
+      cpuMsPerRequestByBatch: cpuByBatch,
+      largestBatchWithin10msCpu: Math.max(
+        0,
+        ...CPU_SWEEP.filter((size) => (cpuByBatch[size] ?? Infinity) <= 10),
+      ),
       wasmHeapMiB: health.wasmHeapBytes
         ? Math.round((health.wasmHeapBytes / 2 ** 20) * 100) / 100
         : undefined,

@@ -3,7 +3,7 @@
 // wasm memory once, on the relaxed-SIMD kernels where the runtime validates
 // them, SIMD128 otherwise. The entry hands in the two compiled kernel modules.
 import { Engine, relaxedSimdSupported } from "../engine/engine.ts";
-import { type EngineOpener, readVerified } from "./inference.ts";
+import { type EngineOpener, readSized } from "./inference.ts";
 
 export interface KernelModules {
   readonly relaxed: WebAssembly.Module;
@@ -16,7 +16,7 @@ export function stitchEngine(kernels: KernelModules): EngineOpener {
     async open(assets, manifest) {
       const entry = manifest.models.engine;
       if (!entry) throw new Error("the manifest names no engine pack (models.engine): re-export the model");
-      const bytes = await readVerified(assets, entry);
+      const bytes = await readSized(assets, entry);
       const engine = await Engine.load(
         relaxedSimdSupported() ? kernels.relaxed : kernels.simd128,
         bytes.buffer,

@@ -32,6 +32,26 @@ export type Bindings = Omit<Env, "ASSETS"> & {
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 export const MAX_BATCH = 32;
 
+/**
+ * This deployment's images-per-request limit: the MAX_BATCH var (wrangler.toml; sized so that a
+ * request stays within the free plan's 10 ms of CPU), never above MAX_BATCH.
+ */
+export function batchLimit(env: { MAX_BATCH?: string } | undefined): number {
+  const configured = Number(env?.MAX_BATCH);
+  return Number.isInteger(configured) && configured >= 1 ? Math.min(configured, MAX_BATCH) : MAX_BATCH;
+}
+
+function checkBatch(count: number, env: { MAX_BATCH?: string } | undefined): void {
+  const limit = batchLimit(env);
+  if (count > limit) {
+    throw new ApiError(
+      413,
+      "payload_too_large",
+      `${count} images in one request; this deployment answers at most ${limit} (MAX_BATCH)`,
+    );
+  }
+}
+
 const errorSchema = z
   .object({ error: z.object({ code: z.string(), message: z.string() }) })
   .openapi("Error", {
@@ -282,11 +302,13 @@ export function createApp(models: ModelHolder) {
       // The validator typed every declared body as one union; the content type picked this one.
       const body = c.req.valid("json") as z.infer<typeof predictJsonSchema>;
       pixels = "pixels" in body ? [body.pixels] : body.images.map((image) => image.pixels);
+      checkBatch(pixels.length, c.env);
     } else {
       let images: Uint8Array[];
       if (contentType.startsWith("multipart/form-data")) {
         const field = (c.req.valid("form") as z.infer<typeof predictFormSchema>).image;
         const files = Array.isArray(field) ? field : [field];
+        checkBatch(files.length, c.env);
         images = await Promise.all(files.map(async (file) => new Uint8Array(await file.arrayBuffer())));
       } else if (contentType.startsWith("image/")) {
         images = [new Uint8Array(await c.req.arrayBuffer())];

@@ -48,6 +48,21 @@ function toHex(bytes: ArrayBuffer): string {
   return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/**
+ * A file the manifest names, its length checked: hashing the 6.5 MB engine pack in the isolate
+ * costs 25-50 ms of CPU, over the free plan's 10 ms for the first request, so its SHA-256 is
+ * checked where it is staged (worker/dev/stage-assets.ts, before every serve and deploy).
+ */
+export async function readSized(
+  assets: AssetFetcher,
+  entry: { file: string; bytes: number },
+): Promise<Uint8Array<ArrayBuffer>> {
+  const bytes = new Uint8Array(await (await readAsset(assets, entry.file)).arrayBuffer());
+  if (bytes.length !== entry.bytes)
+    throw new Error(`${entry.file} has ${bytes.length} bytes; the manifest says ${entry.bytes}`);
+  return bytes;
+}
+
 /** A file the manifest names, its SHA-256 checked. */
 export async function readVerified(
   assets: AssetFetcher,

@@ -17,7 +17,7 @@ const app = createApp(new ModelHolder(ortEngine()));
 
 before(async () => {
   fixture = await makeFixture();
-  env = { ASSETS: directoryAssets(fixture.assetsDir), CORS_ORIGINS: "", ENGINE: "ort" };
+  env = { ASSETS: directoryAssets(fixture.assetsDir), CORS_ORIGINS: "", ENGINE: "ort", MAX_BATCH: "32" };
   images = (await loadTestImages(3)).images;
 });
 after(() => fixture.remove());

@@ -22,6 +22,7 @@ const envOf = (engine: string, files = assets): Bindings => ({
   ASSETS: files,
   ENGINE: engine,
   CORS_ORIGINS: "",
+  MAX_BATCH: "32",
 });
 let body: string;
 const stitch = createApp(
@@ -98,4 +99,32 @@ test("a manifest without an engine pack is a 503 naming the missing entry", asyn
   const response = await predict(fresh, withoutPack);
   assert.equal(response.status, 503);
   assert.match(((await response.json()) as { error: { message: string } }).error.message, /models\.engine/);
+});
+
+test("MAX_BATCH caps the images per request with a 413 that names the limit", async () => {
+  const response = await predict(stitch, { ...envOf("stitch"), MAX_BATCH: "3" });
+  assert.equal(response.status, 413);
+  assert.match(
+    ((await response.json()) as { error: { message: string } }).error.message,
+    /8 images.*at most 3/,
+  );
+  assert.equal((await predict(stitch, { ...envOf("stitch"), MAX_BATCH: "8" })).status, 200);
+});
+
+test("a truncated engine pack is a 503 naming the byte count", async () => {
+  const truncated = envOf("stitch", {
+    fetch: async (request) => {
+      const response = await assets.fetch(request);
+      if (!new URL(request.url).pathname.endsWith(".bin")) return response;
+      return new Response((await response.arrayBuffer()).slice(0, 1000));
+    },
+  });
+  const fresh = createApp(
+    new ModelHolder(
+      stitchEngine({ relaxed: await loadKernels("relaxed"), simd128: await loadKernels("simd128") }),
+    ),
+  );
+  const response = await predict(fresh, truncated);
+  assert.equal(response.status, 503);
+  assert.match(((await response.json()) as { error: { message: string } }).error.message, /1000 bytes/);
 });

@@ -206,7 +206,8 @@ async function main() {
   heading(6, total, "serve locally in workerd and ask it about real test images");
   const assetsDir = path.join(runsDir, "worker-assets");
   const manifest = await stageAssets(artifacts, assetsDir);
-  const worker = await startWorkerd(assetsDir);
+  // All samples go in one request: lift the free plan's per-request cap (MAX_BATCH) locally.
+  const worker = await startWorkerd(assetsDir, { MAX_BATCH: "32" });
   try {
     console.log(`workerd serves ${manifest.modelId} at ${worker.url}`);
     const { body } = await requestPredictions(
@@ -224,7 +225,7 @@ done. Where everything is:
   runs           ${baselineDir}
                  ${crossStitchDir}
   comparison     ${comparisonDir}
-  artifacts      ${artifacts} (model.int8.onnx served, model.fp32.onnx, manifest.json, export-report.json)
+  artifacts      ${artifacts} (model.engine.bin served by the default build, model.int8.onnx by --env ort, model.fp32.onnx, manifest.json, export-report.json)
   test images    ${path.join(runsDir, "samples")}
 serve it yourself: npm run dev   then: npm run predict -- ${path.relative(process.cwd(), samples[0]!.file)}`);
 }

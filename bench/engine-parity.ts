@@ -3,8 +3,9 @@
 // onnxruntime-node (native), per task: max |logit difference|, share of
 // bit-equal logits, argmax agreement, accuracy of each. Both engine builds.
 // `npm run bench:engine-parity -- --artifacts DIR` (DIR: an export with
-// model.int8.onnx, manifest.json and model.engine.bin). Writes
+// model.int8.onnx and manifest.json; its model.engine.bin, else packed here). Writes
 // bench/results/engine-parity.json.
+import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -12,6 +13,7 @@ import { PACK_FILE } from "../engine/pack-format.ts";
 import { loadEngine } from "../export/engine-run.ts";
 import { parseManifest } from "../export/manifest.ts";
 import { runAll } from "../export/ort-session.ts";
+import { packEngine } from "../export/pack-engine.ts";
 import { compareTask } from "../export/parity.ts";
 import { loadFashionMnist } from "../train/data.ts";
 import { normalizeImages } from "../train/dataset.ts";
@@ -26,7 +28,14 @@ if (!values.artifacts) {
 const dir = values.artifacts;
 const manifest = parseManifest(JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")));
 const model = await readFile(join(dir, manifest.models.int8.file));
-const packed = new Uint8Array(await readFile(join(dir, manifest.models.engine?.file ?? PACK_FILE)));
+// An export written before the engine existed has no pack: pack its int8 graph here.
+const packFile = join(dir, manifest.models.engine?.file ?? PACK_FILE);
+const packed = existsSync(packFile)
+  ? new Uint8Array(await readFile(packFile))
+  : packEngine(
+      model,
+      manifest.tasks.map((t) => ({ name: t.name, output: t.output, classes: t.classes.length })),
+    ).bytes;
 const data = await loadFashionMnist({ dataDir: values.data_dir, log: (line) => console.error(line) });
 const images = normalizeImages(data.test.images, manifest.normalization);
 const outputs = manifest.tasks.map((t) => t.output);

@@ -14,10 +14,11 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as ortNode from "onnxruntime-node";
 import * as ortWeb from "onnxruntime-web";
+import { ENGINE_FILE } from "../contracts/artifacts.ts";
+import type { PackOp, TensorInfo } from "../contracts/engine-pack.ts";
+import { parseManifest } from "../contracts/manifest.ts";
 import type { Engine } from "../engine/engine.ts";
-import { PACK_FILE, type PackOp, type TensorInfo } from "../engine/pack-format.ts";
 import { loadEngine } from "../export/engine-run.ts";
-import { parseManifest } from "../export/manifest.ts";
 import { packEngine } from "../export/pack-engine.ts";
 import {
   DEFAULT_FIXTURE_TASKS,
@@ -40,7 +41,7 @@ async function graph() {
     const manifest = parseManifest(JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")));
     const model = await readFile(join(dir, manifest.models.int8.file));
     const tasks = manifest.tasks.map((t) => ({ name: t.name, output: t.output, classes: t.classes.length }));
-    const packFile = join(dir, PACK_FILE);
+    const packFile = join(dir, ENGINE_FILE);
     const packed = existsSync(packFile)
       ? new Uint8Array(await readFile(packFile))
       : packEngine(model, tasks).bytes;

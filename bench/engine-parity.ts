@@ -9,15 +9,15 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { PACK_FILE } from "../engine/pack-format.ts";
+import { ENGINE_FILE } from "../contracts/artifacts.ts";
+import { parseManifest } from "../contracts/manifest.ts";
+import { standardize } from "../contracts/normalization.ts";
+import { BUILTIN_TASKS, taskLabels } from "../contracts/tasks.ts";
+import { loadFashionMnist } from "../data/fashion-mnist.ts";
 import { loadEngine } from "../export/engine-run.ts";
-import { parseManifest } from "../export/manifest.ts";
 import { runAll } from "../export/ort-session.ts";
 import { packEngine } from "../export/pack-engine.ts";
 import { compareTask } from "../export/parity.ts";
-import { loadFashionMnist } from "../train/data.ts";
-import { normalizeImages } from "../train/dataset.ts";
-import { BUILTIN_TASKS, taskLabels } from "../train/tasks.ts";
 
 const RESULTS = "bench/results/engine-parity.json";
 const { values } = parseArgs({ options: { artifacts: { type: "string" }, data_dir: { type: "string" } } });
@@ -29,7 +29,7 @@ const dir = values.artifacts;
 const manifest = parseManifest(JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")));
 const model = await readFile(join(dir, manifest.models.int8.file));
 // An export written before the engine existed has no pack: pack its int8 graph here.
-const packFile = join(dir, manifest.models.engine?.file ?? PACK_FILE);
+const packFile = join(dir, manifest.models.engine?.file ?? ENGINE_FILE);
 const packed = existsSync(packFile)
   ? new Uint8Array(await readFile(packFile))
   : packEngine(
@@ -37,7 +37,7 @@ const packed = existsSync(packFile)
       manifest.tasks.map((t) => ({ name: t.name, output: t.output, classes: t.classes.length })),
     ).bytes;
 const data = await loadFashionMnist({ dataDir: values.data_dir, log: (line) => console.error(line) });
-const images = normalizeImages(data.test.images, manifest.normalization);
+const images = standardize(data.test.images, manifest.normalization);
 const outputs = manifest.tasks.map((t) => t.output);
 /** The manifest names each task's classes; the label mapping of the built-in tasks gives accuracy. */
 function builtIn(task: string) {

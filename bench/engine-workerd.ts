@@ -12,8 +12,8 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { loadTestImages } from "../test/worker/helpers.ts";
 import { writeEngineFixtureArtifacts } from "../testing/engine-fixture.ts";
+import { loadTestImages } from "../testing/worker.ts";
 import { stageAssets } from "../worker/dev/stage-assets.ts";
 import { startWorkerd } from "../worker/dev/workerd.ts";
 

@@ -3,48 +3,25 @@
 // int8. `npm run bench:export -- [--run <run folder>]` (without a run folder,
 // a randomly initialised cross-stitch model: latency does not depend on the
 // weights). Writes bench/results/export-layouts.json.
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
-import { cpus, loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { mkdir, writeFile } from "node:fs/promises";
+import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-web";
+import { standardize } from "../contracts/normalization.ts";
+import { loadFashionMnist } from "../data/fashion-mnist.ts";
 import { calibratedParams, collectHistograms } from "../export/calibrate.ts";
 import { INPUT_NAME, importModel } from "../export/import-model.ts";
 import { encodeOnnx } from "../export/onnx.ts";
 import { applyPasses, type GraphLayout } from "../export/passes/index.ts";
 import { quantizedActivations, quantizeGraph } from "../export/quantize.ts";
 import { readRunFolder } from "../export/run-folder.ts";
-import { loadFashionMnist } from "../train/data.ts";
-import { normalizeImages } from "../train/dataset.ts";
-import { buildModel } from "../train/model.ts";
-import { DEFAULT_TASKS } from "../train/tasks.ts";
+import { buildFixtureModel, writeRunFolder } from "../testing/run-folder.ts";
 
 const RESULTS = "bench/results/export-layouts.json";
 const { values } = parseArgs({
   options: { run: { type: "string" }, repeats: { type: "string", default: "200" } },
 });
 const repeats = Number(values.repeats);
-
-async function randomRun(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "stitch-bench-run-"));
-  const config = {
-    cross_stitch_enabled: true,
-    alpha_mode: "channel",
-    alpha_init: "convex",
-    alpha_same: 0.9,
-    keep_prob: 0.8,
-    seed: 1,
-  } as const;
-  await mkdir(join(dir, "model"));
-  await buildModel(config, DEFAULT_TASKS).save(`file://${join(dir, "model")}`);
-  await writeFile(join(dir, "config.json"), JSON.stringify(config));
-  await writeFile(
-    join(dir, "normalization.json"),
-    JSON.stringify({ kind: "global", mean: [72.94], std: [90.02] }),
-  );
-  await writeFile(join(dir, "tasks.json"), JSON.stringify(DEFAULT_TASKS));
-  return dir;
-}
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
@@ -63,10 +40,10 @@ function summary(batch: number, times: number[]) {
 }
 
 ort.env.wasm.numThreads = 1;
-const runDir = values.run ?? (await randomRun());
+const runDir = values.run ?? (await writeRunFolder(buildFixtureModel(1, true), true));
 const run = await readRunFolder(runDir);
 const data = await loadFashionMnist({ log: () => {} });
-const images = normalizeImages(data.test.images.subarray(0, 256 * 784), run.normalization);
+const images = standardize(data.test.images.subarray(0, 256 * 784), run.normalization);
 // The machine is shared: every variant runs in short turns, round after round, so load
 // changes hit all of them alike.
 const variants = [];
@@ -128,7 +105,7 @@ const results = variants.map((v) => {
 await mkdir("bench/results", { recursive: true });
 const output = {
   runtime: `onnxruntime-web ${ort.env.versions.web} wasm, 1 thread, Node ${process.version}`,
-  model: values.run ? runDir : "random cross-stitch model (train/model.ts buildModel, 2 tasks)",
+  model: values.run ? runDir : "random cross-stitch model (testing/run-folder.ts buildFixtureModel, 2 tasks)",
   measuredAt: new Date().toISOString(),
   method: "all variants alternate in 10 rounds; p50 over every run of a variant",
   loadAverageAtEnd: loadavg(),

@@ -3,29 +3,22 @@
 // the benchmark summary shows them beside the speed figures.
 //
 //   tsx bench/export-parity.ts [--artifacts artifacts]
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import type { TaskComparison } from "../export/parity.ts";
-
-interface ExportReport {
-  run: string;
-  layout: string;
-  testImages: number;
-  sizes: { float32Bytes: number; int8Bytes: number; ratio: number };
-  calibration: { chosen: string };
-  tasks: { task: string; float32: TaskComparison; int8: TaskComparison }[];
-}
+import { REPORT_FILE } from "../contracts/artifacts.ts";
+import { readExportReport } from "../stage-files/artifacts.ts";
 
 const RESULT = "bench/results/export-parity.json";
 const { values } = parseArgs({ options: { artifacts: { type: "string", default: "artifacts" } } });
-const reportPath = join(values.artifacts, "export-report.json");
-const report = JSON.parse(
-  await readFile(reportPath, "utf8").catch(() => {
-    console.error(`no export report at ${reportPath}: run \`npm run export\` (or the pipeline) first`);
-    process.exit(1);
-  }),
-) as ExportReport;
+const reportPath = join(values.artifacts, REPORT_FILE);
+let report: ReturnType<typeof readExportReport>;
+try {
+  report = readExportReport(values.artifacts);
+} catch (error) {
+  console.error(`${(error as Error).message}: run \`npm run export\` (or the pipeline) first`);
+  process.exit(1);
+}
 const result = {
   source: reportPath,
   run: report.run,

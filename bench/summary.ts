@@ -57,6 +57,8 @@ interface WorkerLatency extends Context {
   modelId: string;
   workerd: {
     coldStart: { firstRequestMs: number; serverTiming: Record<string, number> }[];
+    firstRequests: { singleMs: Percentiles; singleServerInferenceMs: Percentiles };
+    steadyStateAfterRequests: number;
     singleMs: Percentiles;
     batch32Ms: Percentiles;
     singleServerInferenceMs: Percentiles;
@@ -209,7 +211,13 @@ function workerSection(latency?: WorkerLatency, bundle?: WorkerBundle, load?: Wo
     const load = median(workerd.coldStart.map((c) => c.serverTiming.load ?? Number.NaN));
     rows.push(
       [
-        "single image p50 / p95 (ms, over HTTP)",
+        "first 100 requests after start: single p50 / p95 (ms, over HTTP; inference p50)",
+        `${fixed(workerd.firstRequests.singleMs.p50)} / ${fixed(workerd.firstRequests.singleMs.p95)} (${fixed(workerd.firstRequests.singleServerInferenceMs.p50)})`,
+        "",
+        "",
+      ],
+      [
+        `steady state (after ${workerd.steadyStateAfterRequests} requests): single p50 / p95 (ms, over HTTP)`,
         `${fixed(workerd.singleMs.p50)} / ${fixed(workerd.singleMs.p95)}`,
         `${fixed(native.singleMs.p50)} / ${fixed(native.singleMs.p95)}`,
         `${goals.singleP50Ms?.goal} p50`,

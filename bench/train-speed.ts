@@ -15,15 +15,17 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { IMAGE_CHANNELS, IMAGE_SIZE } from "../contracts/image.ts";
+import { DEFAULT_TASKS } from "../contracts/tasks.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { buildModel } from "../train/model.ts";
 import { Trainer } from "../train/step.ts";
-import { DEFAULT_TASKS } from "../train/tasks.ts";
 import * as tf from "../train/tf.ts";
 
 const KERAS_IMAGES_PER_SECOND = 950;
 const NAIVE_TFJS_IMAGES_PER_SECOND = 332;
 const BATCH = 128;
+const IMAGE_SHAPE: [number, number, number] = [IMAGE_SIZE, IMAGE_SIZE, IMAGE_CHANNELS];
 const POOL = 2048;
 const WARMUP_STEPS = 5;
 const MEASURED_STEPS = Number(process.env.BENCH_STEPS ?? 40);
@@ -45,7 +47,7 @@ async function measure(crossStitch: boolean) {
   };
   const model = buildModel(config, DEFAULT_TASKS);
   const trainer = new Trainer(model, DEFAULT_TASKS, config);
-  const images = tf.randomNormal([POOL, 28, 28, 1]) as tf.Tensor4D;
+  const images = tf.randomNormal([POOL, ...IMAGE_SHAPE]) as tf.Tensor4D;
   const labels = DEFAULT_TASKS.map(
     (t) => tf.randomUniform([POOL], 0, t.classes.length, "int32") as tf.Tensor1D,
   );
@@ -97,7 +99,7 @@ async function measure(crossStitch: boolean) {
 /** SPEC.md's naive path: the same two towers as plain tfjs-layers, regularizers in the layers, model.fit. */
 async function measureNaiveFit() {
   const l2 = () => tf.regularizers.l2({ l2: 1e-5 });
-  const image = tf.input({ shape: [28, 28, 1] });
+  const image = tf.input({ shape: IMAGE_SHAPE });
   const outputs = DEFAULT_TASKS.map((task) => {
     let h: tf.SymbolicTensor = image;
     for (const filters of [32, 64]) {
@@ -131,7 +133,7 @@ async function measureNaiveFit() {
     loss: DEFAULT_TASKS.map(() => "sparseCategoricalCrossentropy"),
   });
   const steps = Math.max(5, Math.round(MEASURED_STEPS / 2));
-  const x = tf.randomNormal([steps * BATCH, 28, 28, 1]);
+  const x = tf.randomNormal([steps * BATCH, ...IMAGE_SHAPE]);
   const ys = DEFAULT_TASKS.map((t) =>
     tf.randomUniform([steps * BATCH, 1], 0, t.classes.length, "int32").cast("float32"),
   );

@@ -1,11 +1,11 @@
 // Shared by the worker benchmarks: which graph to measure, staging it for
 // workerd, percentiles, workerd's memory, and writing bench/results/*.json.
 import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
 import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import type { Manifest } from "../export/manifest.ts";
+import type { Manifest } from "../contracts/manifest.ts";
 import { stageAssets } from "../worker/dev/stage-assets.ts";
 import { workerdRuntime } from "../worker/dev/workerd.ts";
 import { BENCH_ARTIFACTS_DIR, writeBenchArtifacts } from "./worker-model.ts";

@@ -12,15 +12,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import * as ort from "onnxruntime-node";
 import sharp from "sharp";
-import { loadTestImages } from "../test/worker/helpers.ts";
+import { loadTestImages } from "../testing/worker.ts";
 import { startWorkerd } from "../worker/dev/workerd.ts";
-import {
-  GOALS, stageBenchAssets,
-  summarize,
-  toMiB,
-  workerdRssBytes,
-  writeResult,
-} from "./worker-common.ts";
+import { GOALS, stageBenchAssets, summarize, toMiB, workerdRssBytes, writeResult } from "./worker-common.ts";
 
 const COLD_RUNS = 3;
 /** Requests measured right after start, before V8 tiers the wasm up. */

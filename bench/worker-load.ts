@@ -6,7 +6,7 @@
 //   tsx bench/worker-load.ts [requests]   (default 3000)
 import { rm } from "node:fs/promises";
 import sharp from "sharp";
-import { loadTestImages } from "../test/worker/helpers.ts";
+import { loadTestImages } from "../testing/worker.ts";
 import { startWorkerd } from "../worker/dev/workerd.ts";
 import { stageBenchAssets, summarize, toMiB, workerdRssBytes, writeResult } from "./worker-common.ts";
 

@@ -7,7 +7,7 @@
 //   tsx bench/worker-model.ts [dir]   (default .cache/bench-artifacts)
 import { resolve } from "node:path";
 import type { onnx as Onnx } from "onnx-proto";
-import type { Manifest } from "../export/manifest.ts";
+import type { Manifest } from "../contracts/manifest.ts";
 import {
   FIXTURE_TASKS,
   floatTensor,
@@ -17,7 +17,7 @@ import {
   seededRandom,
   valueInfo,
   writeArtifacts,
-} from "../test/fixtures/make-model.ts";
+} from "../testing/onnx-model.ts";
 
 export const BENCH_ARTIFACTS_DIR = ".cache/bench-artifacts";
 /** Activation quantization: signed around zero (input, before ReLU) and unsigned-in-int8 after ReLU. */

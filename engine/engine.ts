@@ -8,7 +8,7 @@ import {
   type PackHeader,
   type PackOp,
   type TensorInfo,
-} from "./pack-format.ts";
+} from "../contracts/engine-pack.ts";
 
 export interface Kernels {
   readonly memory: WebAssembly.Memory;

@@ -3,6 +3,7 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_TOLERANCES, exportRun } from "./export.ts";
 import type { GraphLayout } from "./passes/index.ts";
+import { tfjsLogits } from "./tfjs-reference.ts";
 
 const USAGE = `usage: npm run export -- --run <run folder> [--out <dir>] [--layout fused|per_tower]
   [--calibration-samples N] [--selection-samples N] [--data_dir <dir>]
@@ -86,6 +87,7 @@ async function main(): Promise<void> {
         DEFAULT_TOLERANCES.maxEngineAccuracyDelta,
       ),
     },
+    reference: tfjsLogits,
     log: (line) => console.error(line),
   });
   console.log(

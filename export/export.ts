@@ -2,43 +2,34 @@
 // graph -> parity on the full test set -> manifest and report, written only
 // when every check passes.
 import { createHash } from "node:crypto";
-import { PACK_FILE, PACK_VERSION } from "../engine/pack-format.ts";
-import { loadFashionMnist, type Split } from "../train/data.ts";
-import { createRng, gather, normalizeImages, shuffledIndices } from "../train/dataset.ts";
-import { taskLabels } from "../train/tasks.ts";
+import { ENGINE_FILE, FLOAT32_FILE, INT8_FILE, MANIFEST_FILE, REPORT_FILE } from "../contracts/artifacts.ts";
+import { PACK_VERSION } from "../contracts/engine-pack.ts";
+import type { Check, ExportReport, TaskComparison, Tolerances } from "../contracts/export-report.ts";
+import { MODEL_INPUT } from "../contracts/image.ts";
+import { type Manifest, parseManifest } from "../contracts/manifest.ts";
+import { standardize } from "../contracts/normalization.ts";
+import { taskLabels } from "../contracts/tasks.ts";
+import { createRng, gather, shuffledIndices } from "../data/dataset.ts";
+import { loadFashionMnist, type Split } from "../data/fashion-mnist.ts";
 import { type CalibrationMethod, calibratedParams, collectHistograms, describeMethod } from "./calibrate.ts";
 import { loadEngine } from "./engine-run.ts";
 import type { Graph } from "./graph.ts";
 import { hasCrossStitch, INPUT_NAME, importModel, logitsName } from "./import-model.ts";
-import { MANIFEST_FILE, type Manifest, MODEL_INPUT, parseManifest } from "./manifest.ts";
 import { encodeOnnx, OPSET } from "./onnx.ts";
 import { type Runtime, runAll } from "./ort-session.ts";
 import { stageOutput } from "./output-folder.ts";
 import { packEngine } from "./pack-engine.ts";
-import { compareTask, type TaskComparison, type TaskLogits } from "./parity.ts";
+import { compareTask, type TaskLogits } from "./parity.ts";
 import { applyPasses, type GraphLayout } from "./passes/index.ts";
 import { quantizedActivations, quantizeGraph } from "./quantize.ts";
 import { ExportError, type RunFolder, readRunFolder } from "./run-folder.ts";
-import { tfjsLogits } from "./tfjs-reference.ts";
 
-export const INT8_FILE = "model.int8.onnx";
-export const FLOAT32_FILE = "model.fp32.onnx";
-export const REPORT_FILE = "export-report.json";
-
-export interface Tolerances {
-  /** float32 ONNX vs tfjs, any logit. */
-  readonly maxLogitDelta: number;
-  /** int8 vs tfjs test accuracy, in percentage points, per task. */
-  readonly maxAccuracyDropPoints: number;
-  /** int8 vs tfjs predicted-class agreement, per task. */
-  readonly minAgreement: number;
-  /** int8 file bytes / float32 file bytes. */
-  readonly maxSizeRatio: number;
-  /** The engine vs the int8 graph in onnxruntime-web, predicted-class agreement per task. */
-  readonly minEngineAgreement: number;
-  /** The engine's test accuracy vs the int8 graph's, in percentage points, per task. */
-  readonly maxEngineAccuracyDelta: number;
-}
+/**
+ * The trained model's logits per task (task order, count * classes values each) for standardized
+ * NHWC images: the reference every exported graph is held to. The CLI passes the tfjs one in
+ * (tfjs-reference.ts), so importing the export does not load TensorFlow.
+ */
+export type ReferenceLogits = (runDir: string, images: Float32Array) => Promise<Float32Array[]>;
 
 export const DEFAULT_TOLERANCES: Tolerances = {
   maxLogitDelta: 1e-4,
@@ -68,14 +59,8 @@ export interface ExportOptions {
   /** Test images for parity; the full test set unless a test asks for fewer. */
   readonly testLimit?: number;
   readonly dataDir?: string;
+  readonly reference: ReferenceLogits;
   readonly log: (line: string) => void;
-}
-
-interface Check {
-  readonly name: string;
-  readonly value: number;
-  readonly limit: number;
-  readonly passed: boolean;
 }
 
 function failIfAny(checks: readonly Check[]): void {
@@ -126,7 +111,7 @@ async function quantizeBest(
     calibration,
     quantizedActivations(graph),
   );
-  const selectionImages = normalizeImages(selection.images, run.normalization);
+  const selectionImages = standardize(selection.images, run.normalization);
   const float32 = await graphLogits(encodeOnnx(graph, ""), "native", selectionImages, run);
   const candidates = [];
   for (const method of CALIBRATION_METHODS) {
@@ -146,7 +131,7 @@ async function quantizeBest(
 
 export async function exportRun(
   options: ExportOptions,
-): Promise<{ manifest: Manifest; report: Record<string, unknown> }> {
+): Promise<{ manifest: Manifest; report: ExportReport }> {
   const { log, tolerances } = options;
   const output = await stageOutput(options.outDir);
   try {
@@ -170,10 +155,10 @@ export async function exportRun(
     const test = options.testLimit
       ? gather(data.test, shuffledIndices(data.test.count, createRng(7)).subarray(0, options.testLimit))
       : data.test;
-    const testImages = normalizeImages(test.images, run.normalization);
+    const testImages = standardize(test.images, run.normalization);
 
     log(`parity on ${test.count} test images: tfjs vs float32 (onnxruntime-node)`);
-    const reference = (await tfjsLogits(run.dir, testImages)).map(
+    const reference = (await options.reference(run.dir, testImages)).map(
       (values, i): TaskLogits => ({ classes: run.tasks[i]?.classes.length ?? 0, values }),
     );
     const float32 = compareAll(
@@ -203,7 +188,7 @@ export async function exportRun(
       options,
       run,
       float32Graph,
-      normalizeImages(calibrationSplit.images, run.normalization),
+      standardize(calibrationSplit.images, run.normalization),
       selection,
     );
     const int8Bytes = encodeOnnx(
@@ -228,12 +213,9 @@ export async function exportRun(
       log(
         `parity on ${test.count} test images: int8 (onnxruntime-web wasm) vs the engine (${runner.kernels})`,
       );
-      const engineLogits = runner.run(testImages).map(
-        (values, i): TaskLogits => ({
-          classes: run.tasks[i]?.classes.length ?? 0,
-          values,
-        }),
-      );
+      const engineLogits = runner
+        .run(testImages)
+        .map((values, i): TaskLogits => ({ classes: run.tasks[i]?.classes.length ?? 0, values }));
       engine = { kernels: runner.kernels, tasks: compareAll(run, int8Logits, engineLogits, test) };
     }
 
@@ -280,7 +262,7 @@ export async function exportRun(
         passed: int8Bytes.length / float32Bytes.length <= tolerances.maxSizeRatio,
       },
     ];
-    const report = {
+    const report: ExportReport = {
       run: run.dir,
       layout: options.layout,
       opset: OPSET,
@@ -348,7 +330,7 @@ export async function exportRun(
         ...(packed
           ? {
               engine: {
-                file: PACK_FILE,
+                file: ENGINE_FILE,
                 bytes: packed.bytes.length,
                 sha256: sha256(packed.bytes),
                 formatVersion: PACK_VERSION,
@@ -359,7 +341,7 @@ export async function exportRun(
     });
     await output.write(INT8_FILE, int8Bytes);
     await output.write(FLOAT32_FILE, float32Bytes);
-    if (packed) await output.write(PACK_FILE, packed.bytes);
+    if (packed) await output.write(ENGINE_FILE, packed.bytes);
     await output.write(MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`);
     await output.write(REPORT_FILE, `${JSON.stringify(report, null, 2)}\n`);
     await output.commit();

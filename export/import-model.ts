@@ -2,6 +2,17 @@
 // layer as trained (batch-norm, dropout and cross-stitch units included), in
 // ONNX's NCHW layout: the passes then simplify it, and the parity check holds
 // the result to the tfjs model.
+
+import {
+  CONV_CHANNELS,
+  CONV_KERNEL,
+  CROSS_STITCH_UNITS,
+  convChannels,
+  FC_UNITS,
+  layerName,
+  POOL_SIZE,
+} from "../contracts/architecture.ts";
+import { IMAGE_SIZE, MODEL_INPUT } from "../contracts/image.ts";
 import {
   CROSS_STITCH_DOMAIN,
   float,
@@ -13,18 +24,13 @@ import {
   ints,
   type Tensor,
 } from "./graph.ts";
-import { MODEL_INPUT } from "./manifest.ts";
 import { ExportError, type NamedWeight, type RunFolder } from "./run-folder.ts";
 
 export const INPUT_NAME = MODEL_INPUT.name;
-export const IMAGE_SIZE = 28;
-const CONV_CHANNELS = [32, 64] as const;
-const FC_UNITS = 1024;
-const POOLED = IMAGE_SIZE / 4;
+/** Side of the feature map after the two pools. */
+const POOLED = IMAGE_SIZE / POOL_SIZE ** 2;
 
-export const logitsName = (task: string): string => `${task}_logits`;
-
-const CROSS_STITCH_KEYS = ["crossStitch", "cross_stitch_enabled", "crossStitchEnabled", "cross_stitch"];
+export const logitsName = layerName.logits;
 
 function weight(run: RunFolder, name: string, shape: readonly number[]): NamedWeight {
   const found = run.weights.get(name);
@@ -70,18 +76,14 @@ function epsilonOf(run: RunFolder, layer: string): number {
   return epsilon;
 }
 
-function declaredCrossStitch(run: RunFolder): boolean | undefined {
-  for (const key of CROSS_STITCH_KEYS)
-    if (typeof run.config[key] === "boolean") return run.config[key] as boolean;
-  return undefined;
-}
-
-/** Whether the run holds cross-stitch units, checked against its config when the config says. */
+/** Whether the run holds cross-stitch units, checked against its config. */
 export function hasCrossStitch(run: RunFolder): boolean {
-  const units = [1, 2, 3].filter((k) => run.weights.has(`cross_stitch_${k}/alpha`)).length;
-  if (units !== 0 && units !== 3) throw new ExportError(`model has ${units} of the 3 cross-stitch units`);
-  const declared = declaredCrossStitch(run);
-  if (declared !== undefined && declared !== (units === 3)) {
+  const all = CROSS_STITCH_UNITS.length;
+  const units = CROSS_STITCH_UNITS.filter((k) => run.weights.has(`${layerName.crossStitch(k)}/alpha`)).length;
+  if (units !== 0 && units !== all)
+    throw new ExportError(`model has ${units} of the ${all} cross-stitch units`);
+  const declared = run.architecture.cross_stitch_enabled;
+  if (declared !== (units === all)) {
     throw new ExportError(
       `config.json says cross-stitch ${declared ? "enabled" : "disabled"} but the weights ${units ? "hold" : "lack"} cross-stitch units`,
     );
@@ -97,7 +99,7 @@ export function importModel(run: RunFolder): Graph {
   const add = (node: Omit<GraphNode, "attrs"> & { attrs?: GraphNode["attrs"] }) => {
     nodes.push({ attrs: {}, ...node });
   };
-  initializers.set("nchw_shape", int64Tensor([-1, 1, IMAGE_SIZE, IMAGE_SIZE]));
+  initializers.set("nchw_shape", int64Tensor([-1, MODEL_INPUT.channels, IMAGE_SIZE, IMAGE_SIZE]));
   add({ name: "to_nchw", op: "Reshape", inputs: [INPUT_NAME, "nchw_shape"], outputs: ["x"] });
 
   const linear = (layer: string, op: "Conv" | "Gemm", kernel: Tensor, bias: Tensor, input: string) => {
@@ -108,29 +110,25 @@ export function importModel(run: RunFolder): Graph {
     add({ name: layer, op, inputs: [input, `${layer}/kernel`, `${layer}/bias`], outputs: [layer], attrs });
     return layer;
   };
-  const batchNorm = (task: string, index: number, size: number, input: string) => {
-    const layer = `${task}_bn${index}`;
+  const batchNorm = (task: string, stage: 1 | 2 | 3, size: number, input: string) => {
+    const layer = layerName.batchNorm(task, stage);
     const names = ["gamma", "beta", "moving_mean", "moving_variance"].map((p) => `${layer}/${p}`);
     for (const name of names) initializers.set(name, vector(weight(run, name, [size])));
     const attrs = { epsilon: float(epsilonOf(run, layer)) };
     add({ name: layer, op: "BatchNormalization", inputs: [input, ...names], outputs: [layer], attrs });
-    add({ name: `${task}_relu${index}`, op: "Relu", inputs: [layer], outputs: [`${task}_relu${index}`] });
-    return `${task}_relu${index}`;
+    const relu = layerName.relu(task, stage);
+    add({ name: relu, op: "Relu", inputs: [layer], outputs: [relu] });
+    return relu;
   };
-  const pool = (task: string, index: number, input: string) => {
-    const attrs = { kernel_shape: ints([2, 2]), strides: ints([2, 2]) };
-    add({
-      name: `${task}_pool${index}`,
-      op: "MaxPool",
-      inputs: [input],
-      outputs: [`${task}_pool${index}`],
-      attrs,
-    });
-    return `${task}_pool${index}`;
+  const pool = (task: string, stage: 1 | 2, input: string) => {
+    const attrs = { kernel_shape: ints([POOL_SIZE, POOL_SIZE]), strides: ints([POOL_SIZE, POOL_SIZE]) };
+    const name = layerName.pool(task, stage);
+    add({ name, op: "MaxPool", inputs: [input], outputs: [name], attrs });
+    return name;
   };
   const stitch = (index: number, channels: number, inputs: string[]) => {
     if (!crossStitch) return inputs;
-    const name = `cross_stitch_${index}`;
+    const name = layerName.crossStitch(index);
     const alpha = run.weights.get(`${name}/alpha`) as NamedWeight;
     const [c, a, b] = alpha.shape;
     if (alpha.shape.length !== 3 || (c !== 1 && c !== channels) || a !== towers || b !== towers) {
@@ -151,46 +149,39 @@ export function importModel(run: RunFolder): Graph {
     return outputs;
   };
 
-  let acts = run.tasks.map((t) => {
-    const k = weight(run, `${t.name}_conv1/kernel`, [3, 3, 1, CONV_CHANNELS[0]]);
-    const b = weight(run, `${t.name}_conv1/bias`, [CONV_CHANNELS[0]]);
-    const conv = linear(`${t.name}_conv1`, "Conv", convKernel(k), vector(b), "x");
-    return pool(t.name, 1, batchNorm(t.name, 1, CONV_CHANNELS[0], conv));
-  });
-  acts = stitch(1, CONV_CHANNELS[0], acts).map((input, i) => {
-    const t = (run.tasks[i] as (typeof run.tasks)[number]).name;
-    const k = weight(run, `${t}_conv2/kernel`, [3, 3, CONV_CHANNELS[0], CONV_CHANNELS[1]]);
-    const b = weight(run, `${t}_conv2/bias`, [CONV_CHANNELS[1]]);
-    return pool(
-      t,
-      2,
-      batchNorm(t, 2, CONV_CHANNELS[1], linear(`${t}_conv2`, "Conv", convKernel(k), vector(b), input)),
-    );
-  });
+  const convBlock = (task: string, stage: 1 | 2, input: string) => {
+    const layer = layerName.conv(task, stage);
+    const channels = convChannels(stage);
+    const inChannels = stage === 1 ? MODEL_INPUT.channels : convChannels(1);
+    const k = weight(run, `${layer}/kernel`, [CONV_KERNEL, CONV_KERNEL, inChannels, channels]);
+    const b = weight(run, `${layer}/bias`, [channels]);
+    const conv = linear(layer, "Conv", convKernel(k), vector(b), input);
+    return pool(task, stage, batchNorm(task, stage, channels, conv));
+  };
+  const names = run.tasks.map((t) => t.name);
+  let acts = names.map((t) => convBlock(t, 1, "x"));
+  acts = stitch(1, CONV_CHANNELS[0], acts).map((input, i) => convBlock(names[i] as string, 2, input));
   acts = stitch(2, CONV_CHANNELS[1], acts).map((input, i) => {
-    const t = (run.tasks[i] as (typeof run.tasks)[number]).name;
-    add({
-      name: `${t}_flatten`,
-      op: "Flatten",
-      inputs: [input],
-      outputs: [`${t}_flatten`],
-      attrs: { axis: int(1) },
-    });
-    const k = weight(run, `${t}_fc3/kernel`, [POOLED * POOLED * CONV_CHANNELS[1], FC_UNITS]);
-    const b = weight(run, `${t}_fc3/bias`, [FC_UNITS]);
-    const fc = linear(`${t}_fc3`, "Gemm", nchwFlattenRows(k, CONV_CHANNELS[1]), vector(b), `${t}_flatten`);
+    const t = names[i] as string;
+    const flatten = layerName.flatten(t);
+    add({ name: flatten, op: "Flatten", inputs: [input], outputs: [flatten], attrs: { axis: int(1) } });
+    const layer = layerName.fc(t);
+    const k = weight(run, `${layer}/kernel`, [POOLED * POOLED * CONV_CHANNELS[1], FC_UNITS]);
+    const b = weight(run, `${layer}/bias`, [FC_UNITS]);
+    const fc = linear(layer, "Gemm", nchwFlattenRows(k, CONV_CHANNELS[1]), vector(b), flatten);
     const relu = batchNorm(t, 3, FC_UNITS, fc);
-    add({ name: `${t}_dropout`, op: "Dropout", inputs: [relu], outputs: [`${t}_dropout`] });
-    return `${t}_dropout`;
+    const dropout = layerName.dropout(t);
+    add({ name: dropout, op: "Dropout", inputs: [relu], outputs: [dropout] });
+    return dropout;
   });
   stitch(3, FC_UNITS, acts).forEach((input, i) => {
     const task = run.tasks[i] as (typeof run.tasks)[number];
-    const k = weight(run, `${task.name}_logits/kernel`, [FC_UNITS, task.classes.length]);
-    const b = weight(run, `${task.name}_logits/bias`, [task.classes.length]);
-    initializers.set(`${task.name}_logits/kernel`, vector(k));
-    initializers.set(`${task.name}_logits/bias`, vector(b));
-    const inputs = [input, `${task.name}_logits/kernel`, `${task.name}_logits/bias`];
-    add({ name: `${task.name}_logits`, op: "Gemm", inputs, outputs: [logitsName(task.name)] });
+    const layer = layerName.logits(task.name);
+    const k = weight(run, `${layer}/kernel`, [FC_UNITS, task.classes.length]);
+    const b = weight(run, `${layer}/bias`, [task.classes.length]);
+    initializers.set(`${layer}/kernel`, vector(k));
+    initializers.set(`${layer}/bias`, vector(b));
+    add({ name: layer, op: "Gemm", inputs: [input, `${layer}/kernel`, `${layer}/bias`], outputs: [layer] });
   });
 
   const used = new Set([...initializers.keys()]);
@@ -202,7 +193,7 @@ export function importModel(run: RunFolder): Graph {
   }
   return {
     name: run.name,
-    inputs: [{ name: INPUT_NAME, dims: [-1, IMAGE_SIZE, IMAGE_SIZE, 1] }],
+    inputs: [{ name: INPUT_NAME, dims: MODEL_INPUT.shape }],
     outputs: run.tasks.map((t) => ({ name: logitsName(t.name), dims: [-1, t.classes.length] })),
     nodes,
     initializers,

@@ -2,11 +2,9 @@
 // for calibration (fast), the wasm build the worker ships for parity checks.
 import * as ortNode from "onnxruntime-node";
 import * as ortWeb from "onnxruntime-web";
-import { IMAGE_SIZE } from "./import-model.ts";
+import { IMAGE_CHANNELS, IMAGE_SIZE, PIXELS_PER_IMAGE } from "../contracts/image.ts";
 
 export type Runtime = "native" | "wasm";
-
-const PIXELS = IMAGE_SIZE * IMAGE_SIZE;
 
 interface Session {
   readonly outputNames: readonly string[];
@@ -59,12 +57,12 @@ export async function runBatches(
   batchSize = 256,
 ): Promise<void> {
   const session = await createSession(model, runtime);
-  const count = images.length / PIXELS;
+  const count = images.length / PIXELS_PER_IMAGE;
   try {
     for (let start = 0; start < count; start += batchSize) {
       const size = Math.min(batchSize, count - start);
-      const data = images.subarray(start * PIXELS, (start + size) * PIXELS);
-      const feed = new ortNode.Tensor("float32", data, [size, IMAGE_SIZE, IMAGE_SIZE, 1]);
+      const data = images.subarray(start * PIXELS_PER_IMAGE, (start + size) * PIXELS_PER_IMAGE);
+      const feed = new ortNode.Tensor("float32", data, [size, IMAGE_SIZE, IMAGE_SIZE, IMAGE_CHANNELS]);
       const result = await session.run({ [inputName]: feed });
       const outputs = new Map(session.outputNames.map((name) => [name, result[name]?.data as Float32Array]));
       onBatch(outputs, start, size);

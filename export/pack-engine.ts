@@ -17,7 +17,7 @@ import {
   type PackHeader,
   type PackOp,
   type TensorInfo,
-} from "../engine/pack-format.ts";
+} from "../contracts/engine-pack.ts";
 
 const { onnx } = onnxProto;
 const DataType = onnx.TensorProto.DataType;

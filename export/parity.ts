@@ -1,5 +1,6 @@
 // Numbers that decide whether an exported graph may replace the trained model:
 // logit deltas, argmax agreement and accuracy, per task, over the same images.
+import type { TaskComparison } from "../contracts/export-report.ts";
 
 export interface TaskLogits {
   readonly classes: number;
@@ -30,15 +31,6 @@ function agreement(a: Int32Array, b: Int32Array): number {
   let same = 0;
   for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
   return same / a.length;
-}
-
-export interface TaskComparison {
-  readonly task: string;
-  readonly maxAbsLogitDelta: number;
-  /** Share of images whose predicted class is the reference's. */
-  readonly agreement: number;
-  readonly accuracy: number;
-  readonly referenceAccuracy: number;
 }
 
 export function compareTask(

@@ -2,10 +2,15 @@
 // JSON files and the raw weights named in model.json's weightsManifest, each
 // checked so that a wrong folder fails with a sentence, not a stack trace.
 import { readFile } from "node:fs/promises";
-import { basename, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { z } from "zod";
-import { parseTaskFile, TaskFileError, type TaskSpec, validateTask } from "../train/tasks.ts";
-import { type Normalization, normalizationSchema } from "./manifest.ts";
+import type { Architecture } from "../contracts/architecture.ts";
+import type { Normalization } from "../contracts/normalization.ts";
+import { parseOrFail } from "../contracts/parse.ts";
+import { RUN_FILES, RunFileError } from "../contracts/run-folder.ts";
+import { TaskFileError, type TaskSpec } from "../contracts/tasks.ts";
+import { readJsonFile } from "../stage-files/files.ts";
+import { readArchitecture, readNormalization, readRunTasks } from "../stage-files/run-folder.ts";
 
 export class ExportError extends Error {}
 
@@ -17,24 +22,12 @@ export interface NamedWeight {
 export interface RunFolder {
   readonly dir: string;
   readonly name: string;
-  readonly config: Readonly<Record<string, unknown>>;
+  readonly architecture: Architecture;
   readonly normalization: Normalization;
   readonly tasks: readonly TaskSpec[];
   readonly weights: ReadonlyMap<string, NamedWeight>;
   /** Keras layer configs from model.json's topology, keyed by layer name. */
   readonly layerConfigs: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
-}
-
-/** tasks.json: the task list in tower order, bare or as the train stage's {"tasks": [...]} task file. */
-function parseTasks(value: unknown): TaskSpec[] {
-  try {
-    if (!Array.isArray(value)) return parseTaskFile(value, "tasks.json");
-    if (value.length === 0) throw new ExportError("tasks.json lists no task");
-    return value.map((entry, i) => validateTask(entry, `tasks.json: [${i}]`));
-  } catch (error) {
-    if (error instanceof TaskFileError) throw new ExportError(error.message);
-    throw error;
-  }
 }
 
 const modelJsonSchema = z.object({
@@ -49,25 +42,14 @@ const modelJsonSchema = z.object({
   ),
 });
 
-async function readJson(path: string, what: string): Promise<unknown> {
-  let text: string;
+/** A run-folder reader's error as the export's own (one sentence, exit 1). */
+function asExportError<T>(read: () => T): T {
   try {
-    text = await readFile(path, "utf8");
-  } catch {
-    throw new ExportError(`${what} not found: ${path}`);
+    return read();
+  } catch (error) {
+    if (error instanceof RunFileError || error instanceof TaskFileError) throw new ExportError(error.message);
+    throw error;
   }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new ExportError(`${what} is not valid JSON: ${path}`);
-  }
-}
-
-function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  throw new ExportError(`${what}: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
 }
 
 async function readWeights(modelDir: string, manifest: z.infer<typeof modelJsonSchema>["weightsManifest"]) {
@@ -103,31 +85,21 @@ async function readWeights(modelDir: string, manifest: z.infer<typeof modelJsonS
 
 export async function readRunFolder(runDir: string): Promise<RunFolder> {
   const dir = resolve(runDir);
-  const modelDir = join(dir, "model");
-  const modelJson = parseWith(
+  const modelDir = dirname(join(dir, RUN_FILES.model));
+  const modelJson = parseOrFail(
     modelJsonSchema,
-    await readJson(join(modelDir, "model.json"), "trained model (model/model.json)"),
-    "model/model.json is not a tfjs LayersModel with weights",
+    asExportError(() => readJsonFile(join(dir, RUN_FILES.model), `trained model (${RUN_FILES.model})`)),
+    (problem) => new ExportError(`${RUN_FILES.model} is not a tfjs LayersModel with weights: ${problem}`),
   );
-  const config = await readJson(join(dir, "config.json"), "run config (config.json)");
-  if (typeof config !== "object" || config === null || Array.isArray(config)) {
-    throw new ExportError("config.json must hold a JSON object");
-  }
-  const normalization = parseWith(
-    normalizationSchema,
-    await readJson(join(dir, "normalization.json"), "normalization.json"),
-    "normalization.json",
-  );
-  const tasks = parseTasks(await readJson(join(dir, "tasks.json"), "tasks.json"));
   const layerConfigs = new Map(
     modelJson.modelTopology.config.layers.map((l) => [String(l.config.name), l.config] as const),
   );
   return {
     dir,
     name: basename(dir),
-    config: config as Record<string, unknown>,
-    normalization,
-    tasks,
+    architecture: asExportError(() => readArchitecture(dir)),
+    normalization: asExportError(() => readNormalization(dir)),
+    tasks: asExportError(() => readRunTasks(dir)),
     weights: await readWeights(modelDir, modelJson.weightsManifest),
     layerConfigs,
   };

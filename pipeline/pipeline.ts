@@ -8,10 +8,13 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import sharp from "sharp";
 import { formatTable, requestPredictions } from "../client/predict.ts";
-import { MANIFEST_FILE, parseManifest } from "../export/manifest.ts";
-import { IMAGE_SIZE, loadFashionMnist } from "../train/data.ts";
-import type { RunSummary } from "../train/summary.ts";
-import { SOURCE_CLASSES } from "../train/tasks.ts";
+import { ENGINE_FILE, FLOAT32_FILE, INT8_FILE, MANIFEST_FILE, REPORT_FILE } from "../contracts/artifacts.ts";
+import { IMAGE_SIZE, PIXELS_PER_IMAGE } from "../contracts/image.ts";
+import { RUN_FILES, type RunSummary } from "../contracts/run-folder.ts";
+import { SOURCE_CLASSES } from "../contracts/tasks.ts";
+import { loadFashionMnist } from "../data/fashion-mnist.ts";
+import { readExportReport, readManifest } from "../stage-files/artifacts.ts";
+import { readSummary } from "../stage-files/run-folder.ts";
 import { stageAssets } from "../worker/dev/stage-assets.ts";
 import { startWorkerd } from "../worker/dev/workerd.ts";
 
@@ -106,16 +109,12 @@ function runStage(script: string, args: string[]): Promise<void> {
   });
 }
 
-function readSummary(runDir: string): RunSummary | null {
-  const file = path.join(runDir, "summary.json");
-  if (!fs.existsSync(file)) return null;
-  const summary = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<RunSummary>;
-  if (typeof summary.final?.mean !== "number") throw new PipelineError(`${file} has no final mean accuracy`);
-  return summary as RunSummary;
+function finishedSummary(runDir: string): RunSummary | null {
+  return fs.existsSync(path.join(runDir, RUN_FILES.summary)) ? readSummary(runDir) : null;
 }
 
 async function train(config: PipelineConfig, runDir: string, crossStitch: boolean): Promise<RunSummary> {
-  const finished = readSummary(runDir);
+  const finished = finishedSummary(runDir);
   if (finished) {
     console.log(`finished earlier: ${runDir} (final mean test accuracy ${finished.final.mean.toFixed(4)})`);
     return finished;
@@ -133,18 +132,17 @@ async function train(config: PipelineConfig, runDir: string, crossStitch: boolea
     ...(config.quick ? QUICK_TRAINING : []),
     ...(interrupted ? ["--resume"] : []),
   ]);
-  const summary = readSummary(runDir);
-  if (!summary) throw new PipelineError(`${runDir} has no summary.json after training`);
+  const summary = finishedSummary(runDir);
+  if (!summary) throw new PipelineError(`${runDir} has no ${RUN_FILES.summary} after training`);
   return summary;
 }
 
 /** The run folder the export in `artifacts` came from (its report records the full path). */
 function exportedFrom(artifacts: string): string | null {
-  // export/export.ts's REPORT_FILE; importing that module would load tfjs-node here.
-  const report = path.join(artifacts, "export-report.json");
-  if (!fs.existsSync(path.join(artifacts, MANIFEST_FILE)) || !fs.existsSync(report)) return null;
-  parseManifest(JSON.parse(fs.readFileSync(path.join(artifacts, MANIFEST_FILE), "utf8")));
-  return (JSON.parse(fs.readFileSync(report, "utf8")) as { run?: string }).run ?? null;
+  const exists = (file: string) => fs.existsSync(path.join(artifacts, file));
+  if (!exists(MANIFEST_FILE) || !exists(REPORT_FILE)) return null;
+  readManifest(artifacts);
+  return readExportReport(artifacts).run;
 }
 
 /** The first `count` test images as PNG files, so they can be sent again with `npm run predict`. */
@@ -153,7 +151,7 @@ async function writeSamples(config: PipelineConfig, dir: string) {
   fs.mkdirSync(dir, { recursive: true });
   const samples = [];
   for (let i = 0; i < config.samples; i++) {
-    const pixels = data.test.images.subarray(i * IMAGE_SIZE * IMAGE_SIZE, (i + 1) * IMAGE_SIZE * IMAGE_SIZE);
+    const pixels = data.test.images.subarray(i * PIXELS_PER_IMAGE, (i + 1) * PIXELS_PER_IMAGE);
     const file = path.join(dir, `test-${String(i).padStart(4, "0")}.png`);
     await sharp(Buffer.from(pixels), { raw: { width: IMAGE_SIZE, height: IMAGE_SIZE, channels: 1 } })
       .png()
@@ -225,9 +223,9 @@ done. Where everything is:
   runs           ${baselineDir}
                  ${crossStitchDir}
   comparison     ${comparisonDir}
-  artifacts      ${artifacts} (model.engine.bin served by the default build, model.int8.onnx by --env ort, model.fp32.onnx, manifest.json, export-report.json)
+  artifacts      ${artifacts} (${ENGINE_FILE} served by the default build, ${INT8_FILE} by --env ort, ${FLOAT32_FILE}, ${MANIFEST_FILE}, ${REPORT_FILE})
   test images    ${path.join(runsDir, "samples")}
-serve it yourself: npm run dev   then: npm run predict -- ${path.relative(process.cwd(), samples[0]!.file)}`);
+serve it yourself: npm run serve   then: npm run predict -- ${path.relative(process.cwd(), samples[0]!.file)}`);
 }
 
 main().catch((error: unknown) => {

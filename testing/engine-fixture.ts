@@ -7,17 +7,18 @@
 import { createHash } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { PACK_FILE, PACK_VERSION } from "../engine/pack-format.ts";
+import { ENGINE_FILE } from "../contracts/artifacts.ts";
+import { PACK_VERSION } from "../contracts/engine-pack.ts";
+import { type Manifest, parseManifest } from "../contracts/manifest.ts";
+import { BUILTIN_TASKS, type TaskSpec } from "../contracts/tasks.ts";
 import { calibratedParams, collectHistograms } from "../export/calibrate.ts";
 import { INPUT_NAME, importModel, logitsName } from "../export/import-model.ts";
-import { type Manifest, parseManifest } from "../export/manifest.ts";
 import { encodeOnnx } from "../export/onnx.ts";
 import { packEngine } from "../export/pack-engine.ts";
 import { applyPasses } from "../export/passes/index.ts";
 import { quantizedActivations, quantizeGraph } from "../export/quantize.ts";
 import type { NamedWeight, RunFolder } from "../export/run-folder.ts";
-import { seededRandom, writeArtifacts } from "../test/fixtures/make-model.ts";
-import { BUILTIN_TASKS, type TaskSpec } from "../train/tasks.ts";
+import { seededRandom, writeArtifacts } from "./onnx-model.ts";
 
 export interface FixtureOptions {
   readonly tasks: readonly TaskSpec[];
@@ -77,7 +78,13 @@ export function randomRun(options: FixtureOptions): RunFolder {
   return {
     dir: "(memory)",
     name: `engine-fixture-${options.seed}`,
-    config: { cross_stitch_enabled: options.crossStitch !== "none" },
+    architecture: {
+      cross_stitch_enabled: options.crossStitch !== "none",
+      alpha_mode: options.crossStitch === "layer" ? "layer" : "channel",
+      alpha_init: "convex",
+      alpha_same: 0.9,
+      keep_prob: 0.8,
+    },
     normalization: { kind: "global", mean: [72.94], std: [90.02] },
     tasks: options.tasks,
     weights,
@@ -128,13 +135,13 @@ export async function writeEngineFixtureArtifacts(dir: string): Promise<Manifest
   const fp32 = encodeOnnx(applyPasses(importModel(run), "per_tower"), "");
   const manifest = await writeArtifacts(dir, { int8, fp32, label: "engine-fixture" });
   const packed = packEngine(int8, fixtureTasks(options.tasks)).bytes;
-  await writeFile(join(dir, PACK_FILE), packed);
+  await writeFile(join(dir, ENGINE_FILE), packed);
   const sha256 = createHash("sha256").update(packed).digest("hex");
   const withEngine = parseManifest({
     ...manifest,
     models: {
       ...manifest.models,
-      engine: { file: PACK_FILE, bytes: packed.length, sha256, formatVersion: PACK_VERSION },
+      engine: { file: ENGINE_FILE, bytes: packed.length, sha256, formatVersion: PACK_VERSION },
     },
   });
   await writeFile(join(dir, "manifest.json"), `${JSON.stringify(withEngine, null, 2)}\n`);

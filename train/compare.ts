@@ -8,6 +8,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { RunFileError, type RunSummary } from "../contracts/run-folder.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../stage-files/files.ts";
 import { lineChartSvg, writePng } from "./plot.ts";
 import {
   copyRunRecords,
@@ -17,8 +19,7 @@ import {
   sharedTaskNames,
   status,
 } from "./report.ts";
-import { writeFileAtomic, writeJsonAtomic } from "./run-folder.ts";
-import { type RunSummary, summarize } from "./summary.ts";
+import { summarize } from "./summary.ts";
 
 /** Settings that decide what a run is; everything else (seed, paths, resume) only which instance. */
 const VARIANT_KEYS = [
@@ -185,7 +186,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     await writeComparison(args.runs, args.out);
     console.log(fs.readFileSync(path.join(args.out, "comparison.md"), "utf8"));
   } catch (error) {
-    if (!(error instanceof ReportError)) throw error;
+    if (!(error instanceof ReportError || error instanceof RunFileError)) throw error;
     console.error(
       `compare: ${error.message}\nusage: npm run compare -- --out <folder> <run> <run> [<run> ...]`,
     );

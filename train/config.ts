@@ -2,8 +2,8 @@
  * The training configuration: defaults equal to the reference, the reference's flag names, and
  * strict parsing (an unknown flag or a bad value is a ConfigError naming the flag).
  */
-import type { AlphaInit, AlphaMode } from "./cross-stitch.ts";
-import type { NormalizationKind } from "./dataset.ts";
+import type { AlphaInit, AlphaMode } from "../contracts/architecture.ts";
+import type { NormalizationKind } from "../contracts/normalization.ts";
 
 export interface TrainConfig {
   lr: number;
@@ -15,7 +15,7 @@ export interface TrainConfig {
   seed: number;
   /** Run folder; defaults to runs/<baseline|cross-stitch>-s<seed>. */
   out: string;
-  /** Task file (JSON, see train/tasks.ts); null = the default fashion + category tasks. */
+  /** Task file (JSON, see contracts/tasks.ts); null = the default fashion + category tasks. */
   tasks: string | null;
   /** Folder with the four IDX files; null = the loader's search order. */
   data_dir: string | null;

@@ -4,10 +4,8 @@
  * (channel-wise) or one for the whole layer (layer-wise):
  *   out_i[..., c] = sum_j alpha[c, i, j] * in_j[..., c]
  */
+import type { AlphaInit, AlphaMode } from "../contracts/architecture.ts";
 import * as tf from "./tf.ts";
-
-export type AlphaMode = "channel" | "layer";
-export type AlphaInit = "identity" | "convex";
 
 export interface CrossStitchOptions {
   name: string;

@@ -8,8 +8,14 @@
  * stay at their zero init; the inference model (model.ts) still adds them, as zeros.
  */
 
+import {
+  BATCH_NORM_EPSILON,
+  BATCH_NORM_MOMENTUM,
+  CROSS_STITCH_UNITS,
+  layerName,
+} from "../contracts/architecture.ts";
 import { crossStitchMix } from "./cross-stitch.ts";
-import { BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM, type TowerTask } from "./model.ts";
+import type { TowerTask } from "./model.ts";
 import {
   batchNormTraining,
   matMul,
@@ -48,36 +54,36 @@ export interface ModelVariables {
   kernels: tf.Variable[];
 }
 
-function weight(model: tf.LayersModel, layerName: string, weightName: string): tf.Variable {
-  const found = model
-    .getLayer(layerName)
-    .weights.find((w) => w.originalName === `${layerName}/${weightName}`);
-  if (found === undefined) throw new Error(`model has no weight ${layerName}/${weightName}`);
+function weight(model: tf.LayersModel, layer: string, weightName: string): tf.Variable {
+  const found = model.getLayer(layer).weights.find((w) => w.originalName === `${layer}/${weightName}`);
+  if (found === undefined) throw new Error(`model has no weight ${layer}/${weightName}`);
   return found.read() as tf.Variable;
 }
 
-function batchNormVariables(model: tf.LayersModel, layerName: string): BatchNormVariables {
+function batchNormVariables(model: tf.LayersModel, layer: string): BatchNormVariables {
   return {
-    gamma: weight(model, layerName, "gamma"),
-    beta: weight(model, layerName, "beta"),
-    movingMean: weight(model, layerName, "moving_mean"),
-    movingVariance: weight(model, layerName, "moving_variance"),
+    gamma: weight(model, layer, "gamma"),
+    beta: weight(model, layer, "beta"),
+    movingMean: weight(model, layer, "moving_mean"),
+    movingVariance: weight(model, layer, "moving_variance"),
   };
 }
 
 export function modelVariables(model: tf.LayersModel, tasks: readonly TowerTask[]): ModelVariables {
   const towers = tasks.map(({ name }) => ({
-    conv1: weight(model, `${name}_conv1`, "kernel"),
-    bn1: batchNormVariables(model, `${name}_bn1`),
-    conv2: weight(model, `${name}_conv2`, "kernel"),
-    bn2: batchNormVariables(model, `${name}_bn2`),
-    fc3: weight(model, `${name}_fc3`, "kernel"),
-    bn3: batchNormVariables(model, `${name}_bn3`),
-    logitsKernel: weight(model, `${name}_logits`, "kernel"),
-    logitsBias: weight(model, `${name}_logits`, "bias"),
+    conv1: weight(model, layerName.conv(name, 1), "kernel"),
+    bn1: batchNormVariables(model, layerName.batchNorm(name, 1)),
+    conv2: weight(model, layerName.conv(name, 2), "kernel"),
+    bn2: batchNormVariables(model, layerName.batchNorm(name, 2)),
+    fc3: weight(model, layerName.fc(name), "kernel"),
+    bn3: batchNormVariables(model, layerName.batchNorm(name, 3)),
+    logitsKernel: weight(model, layerName.logits(name), "kernel"),
+    logitsBias: weight(model, layerName.logits(name), "bias"),
   }));
-  const hasUnits = model.layers.some((layer) => layer.name === "cross_stitch_1");
-  const alphas = hasUnits ? [1, 2, 3].map((unit) => weight(model, `cross_stitch_${unit}`, "alpha")) : [];
+  const hasUnits = model.layers.some((layer) => layer.name === layerName.crossStitch(1));
+  const alphas = hasUnits
+    ? CROSS_STITCH_UNITS.map((unit) => weight(model, layerName.crossStitch(unit), "alpha"))
+    : [];
   const trainable = towers.flatMap((t) => [
     t.conv1,
     t.bn1.gamma,

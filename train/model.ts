@@ -6,14 +6,21 @@
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { VarianceScaling } from "@tensorflow/tfjs-layers/dist/initializers.js";
-import { type AlphaInit, type AlphaMode, crossStitch } from "./cross-stitch.ts";
+import {
+  type Architecture,
+  BATCH_NORM_EPSILON,
+  BATCH_NORM_MOMENTUM,
+  CONV_KERNEL,
+  convChannels,
+  FC_UNITS,
+  layerName,
+  POOL_SIZE,
+} from "../contracts/architecture.ts";
+import { MODEL_INPUT } from "../contracts/image.ts";
+import { RUN_FILES } from "../contracts/run-folder.ts";
+import { crossStitch } from "./cross-stitch.ts";
 import { statelessTruncatedNormal } from "./native-ops.ts";
 import * as tf from "./tf.ts";
-
-/** Keras' BatchNormalization defaults, which the reference used. */
-export const BATCH_NORM_EPSILON = 1e-3;
-export const BATCH_NORM_MOMENTUM = 0.99;
-export const IMAGE_SIZE = 28;
 
 /** Keras' correction so that a normal truncated at 2 standard deviations keeps the asked std. */
 const TRUNCATED_NORMAL_STD = 0.8796256610342398;
@@ -43,12 +50,7 @@ class NativeHeNormal extends HeNormalBase {
   }
 }
 
-export interface ModelConfig {
-  cross_stitch_enabled: boolean;
-  alpha_mode: AlphaMode;
-  alpha_init: AlphaInit;
-  alpha_same: number;
-  keep_prob: number;
+export interface ModelConfig extends Architecture {
   seed: number;
 }
 
@@ -64,30 +66,38 @@ export function buildModel(config: ModelConfig, tasks: readonly TowerTask[]): tf
   }
   let seedCounter = config.seed * 1000;
   const heNormal = () => new NativeHeNormal(seedCounter++);
-  const image = tf.input({ shape: [IMAGE_SIZE, IMAGE_SIZE, 1], name: "image", dtype: "float32" });
+  const image = tf.input({
+    shape: [MODEL_INPUT.height, MODEL_INPUT.width, MODEL_INPUT.channels],
+    name: MODEL_INPUT.name,
+    dtype: MODEL_INPUT.dtype,
+  });
 
-  const convBlock = (inputs: tf.SymbolicTensor[], stage: number, filters: number) =>
+  const convBlock = (inputs: tf.SymbolicTensor[], stage: 1 | 2) =>
     tasks.map((task, t) => {
       const input = inputs[t] as tf.SymbolicTensor;
       const conv = tf.layers.conv2d({
-        name: `${task.name}_conv${stage}`,
-        filters,
-        kernelSize: 3,
+        name: layerName.conv(task.name, stage),
+        filters: convChannels(stage),
+        kernelSize: CONV_KERNEL,
         strides: 1,
         padding: "same",
         useBias: true,
         kernelInitializer: heNormal(),
       });
-      const bn = batchNorm(`${task.name}_bn${stage}`);
-      const relu = tf.layers.activation({ activation: "relu", name: `${task.name}_relu${stage}` });
-      const pool = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `${task.name}_pool${stage}` });
+      const bn = batchNorm(layerName.batchNorm(task.name, stage));
+      const relu = tf.layers.activation({ activation: "relu", name: layerName.relu(task.name, stage) });
+      const pool = tf.layers.maxPooling2d({
+        poolSize: POOL_SIZE,
+        strides: POOL_SIZE,
+        name: layerName.pool(task.name, stage),
+      });
       return pool.apply(relu.apply(bn.apply(conv.apply(input)))) as tf.SymbolicTensor;
     });
 
   const stitch = (inputs: tf.SymbolicTensor[], unit: number) =>
     config.cross_stitch_enabled
       ? (crossStitch({
-          name: `cross_stitch_${unit}`,
+          name: layerName.crossStitch(unit),
           alphaMode: config.alpha_mode,
           alphaInit: config.alpha_init,
           alphaSame: config.alpha_same,
@@ -95,21 +105,31 @@ export function buildModel(config: ModelConfig, tasks: readonly TowerTask[]): tf
       : inputs;
 
   let towers = tasks.map(() => image);
-  towers = stitch(convBlock(towers, 1, 32), 1);
-  towers = stitch(convBlock(towers, 2, 64), 2);
+  towers = stitch(convBlock(towers, 1), 1);
+  towers = stitch(convBlock(towers, 2), 2);
   towers = tasks.map((task, t) => {
-    const flat = tf.layers.flatten({ name: `${task.name}_flatten` }).apply(towers[t] as tf.SymbolicTensor);
-    const fc = tf.layers.dense({ name: `${task.name}_fc3`, units: 1024, kernelInitializer: heNormal() });
-    const bn = batchNorm(`${task.name}_bn3`);
-    const relu = tf.layers.activation({ activation: "relu", name: `${task.name}_relu3` });
-    const dropout = tf.layers.dropout({ rate: 1 - config.keep_prob, name: `${task.name}_dropout` });
+    const flat = tf.layers
+      .flatten({ name: layerName.flatten(task.name) })
+      .apply(towers[t] as tf.SymbolicTensor);
+    const fc = tf.layers.dense({
+      name: layerName.fc(task.name),
+      units: FC_UNITS,
+      kernelInitializer: heNormal(),
+    });
+    const bn = batchNorm(layerName.batchNorm(task.name, 3));
+    const relu = tf.layers.activation({ activation: "relu", name: layerName.relu(task.name, 3) });
+    const dropout = tf.layers.dropout({ rate: 1 - config.keep_prob, name: layerName.dropout(task.name) });
     return dropout.apply(relu.apply(bn.apply(fc.apply(flat)))) as tf.SymbolicTensor;
   });
   towers = stitch(towers, 3);
   const logits = tasks.map(
     (task, t) =>
       tf.layers
-        .dense({ name: `${task.name}_logits`, units: task.classes.length, kernelInitializer: heNormal() })
+        .dense({
+          name: layerName.logits(task.name),
+          units: task.classes.length,
+          kernelInitializer: heNormal(),
+        })
         .apply(towers[t] as tf.SymbolicTensor) as tf.SymbolicTensor,
   );
   return tf.model({
@@ -130,5 +150,5 @@ function batchNorm(name: string) {
 
 /** Loads `<runDir>/model/model.json` with the CrossStitch class registered (importing this module does it). */
 export async function loadRunModel(runDir: string): Promise<tf.LayersModel> {
-  return tf.loadLayersModel(pathToFileURL(join(runDir, "model", "model.json")).href);
+  return tf.loadLayersModel(pathToFileURL(join(runDir, RUN_FILES.model)).href);
 }

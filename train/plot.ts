@@ -1,6 +1,6 @@
 /** Small SVG charts for the comparison report, rasterised to PNG with sharp. */
 import sharp from "sharp";
-import { writeFileAtomic } from "./run-folder.ts";
+import { writeFileAtomic } from "../stage-files/files.ts";
 
 export interface Series {
   label: string;

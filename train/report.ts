@@ -8,16 +8,21 @@
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { alphaSvg, lineChartSvg, type Series, writePng } from "./plot.ts";
+import { CROSS_STITCH_UNITS, layerName } from "../contracts/architecture.ts";
 import {
-  checkpointWeightArrays,
-  latestCheckpointEpoch,
-  readJson,
-  writeFileAtomic,
-  writeJsonAtomic,
-} from "./run-folder.ts";
-import { type AccuracyRow, type EpochMetrics, type RunSummary, summarize } from "./summary.ts";
-import type { TaskSpec } from "./tasks.ts";
+  type AccuracyRow,
+  type EpochMetrics,
+  RUN_FILES,
+  type RunConfig,
+  RunFileError,
+  type RunSummary,
+} from "../contracts/run-folder.ts";
+import type { TaskSpec } from "../contracts/tasks.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../stage-files/files.ts";
+import { readMetrics, readRunConfig, readRunTasks, readSummary } from "../stage-files/run-folder.ts";
+import { alphaSvg, lineChartSvg, type Series, writePng } from "./plot.ts";
+import { checkpointWeightArrays, latestCheckpointEpoch } from "./run-folder.ts";
+import { summarize } from "./summary.ts";
 
 export class ReportError extends Error {
   override name = "ReportError";
@@ -27,7 +32,7 @@ export class ReportError extends Error {
 export interface RunRecords {
   dir: string;
   label: string;
-  config: { n_epoch: number; seed: number; cross_stitch_enabled: boolean; [key: string]: unknown };
+  config: RunConfig;
   tasks: TaskSpec[];
   metrics: EpochMetrics[];
   finished: boolean;
@@ -47,21 +52,15 @@ function nested(flat: Float32Array, shape: number[]): number[][][] {
 }
 
 export function readRunRecords(dir: string, label: string): RunRecords {
-  const need = (file: string) => {
-    const full = path.join(dir, file);
-    if (!fs.existsSync(full))
+  for (const file of [RUN_FILES.config, RUN_FILES.tasks, RUN_FILES.metrics]) {
+    if (!fs.existsSync(path.join(dir, file)))
       throw new ReportError(`${dir}: no ${file} (is it a run folder with at least one epoch?)`);
-    return full;
-  };
-  const config = readJson<RunRecords["config"]>(need("config.json"));
-  const tasks = readJson<TaskSpec[]>(need("tasks.json"));
-  const metrics = fs
-    .readFileSync(need("metrics.jsonl"), "utf8")
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => JSON.parse(line) as EpochMetrics);
-  if (metrics.length === 0) throw new ReportError(`${dir}: metrics.jsonl holds no epoch yet`);
-  const finished = fs.existsSync(path.join(dir, "summary.json"));
+  }
+  const config = readRunConfig(dir);
+  const tasks = readRunTasks(dir);
+  const metrics = readMetrics(dir);
+  if (metrics.length === 0) throw new ReportError(`${dir}: ${RUN_FILES.metrics} holds no epoch yet`);
+  const finished = fs.existsSync(path.join(dir, RUN_FILES.summary));
   return { dir, label, config, tasks, metrics, finished };
 }
 
@@ -69,11 +68,10 @@ export function readRunRecords(dir: string, label: string): RunRecords {
 function loadRun(dir: string, label: string): LoadedRun {
   const records = readRunRecords(dir, label);
   const { config, tasks, metrics } = records;
-  if (records.finished) return { ...records, summary: readJson<RunSummary>(path.join(dir, "summary.json")) };
+  if (records.finished) return { ...records, summary: readSummary(dir) };
   const hasCheckpoint = latestCheckpointEpoch(dir) !== null;
   const weights = config.cross_stitch_enabled && hasCheckpoint ? checkpointWeightArrays(dir) : new Map();
-  const alphas = [1, 2, 3]
-    .map((u) => weights.get(`cross_stitch_${u}/alpha`))
+  const alphas = CROSS_STITCH_UNITS.map((u) => weights.get(`${layerName.crossStitch(u)}/alpha`))
     .filter((a) => a !== undefined)
     .map((a) => nested(a.values, a.shape));
   const variant = config.cross_stitch_enabled ? "cross_stitch" : "baseline";
@@ -245,7 +243,13 @@ export async function writeReport(
 /** The files a report's numbers come from, copied to <outDir>/runs/<run>: not the weights. */
 export function copyRunRecords(run: RunRecords, outDir: string): void {
   const copyDir = path.join(outDir, "runs", path.basename(run.dir));
-  for (const file of ["config.json", "tasks.json", "normalization.json", "metrics.jsonl", "summary.json"]) {
+  for (const file of [
+    RUN_FILES.config,
+    RUN_FILES.tasks,
+    RUN_FILES.normalization,
+    RUN_FILES.metrics,
+    RUN_FILES.summary,
+  ]) {
     const from = path.join(run.dir, file);
     if (fs.existsSync(from)) writeFileAtomic(path.join(copyDir, file), fs.readFileSync(from));
   }
@@ -278,7 +282,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     await writeReport(args.baseline, args.crossStitch, args.out);
     console.log(fs.readFileSync(path.join(args.out, "comparison.md"), "utf8"));
   } catch (error) {
-    if (!(error instanceof ReportError)) throw error;
+    if (!(error instanceof ReportError || error instanceof RunFileError)) throw error;
     console.error(
       `report: ${error.message}\nusage: npm run report -- --baseline <run> --cross-stitch <run> --out <folder>`,
     );

@@ -1,40 +1,12 @@
 /**
- * Files of a run folder (docs/run-folder.md), each written to a temporary name and renamed, so a
- * killed run never leaves a partial file. Checkpoints are whole folders made the same way and
- * named by `checkpoints/latest.json`.
+ * Checkpoints and the saved model of a run folder (docs/run-folder.md): whole folders written to a
+ * temporary name and renamed, so a killed run never leaves a partial one; the latest is named by
+ * `checkpoints/latest.json`. The run's JSON files are read and written by stage-files/run-folder.ts.
  */
 import fs from "node:fs";
 import path from "node:path";
+import { readJsonFile, writeJsonAtomic } from "../stage-files/files.ts";
 import * as tf from "./tf.ts";
-
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const temp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temp, data);
-  fs.renameSync(temp, file);
-}
-
-export function writeJsonAtomic(file: string, value: unknown): void {
-  writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
-}
-
-export function readJson<T>(file: string): T {
-  return JSON.parse(fs.readFileSync(file, "utf8")) as T;
-}
-
-/** Metrics lines of epochs <= `lastEpoch` (a run killed between its metrics line and its checkpoint replays that epoch). */
-export function keepMetricsUpTo(file: string, lastEpoch: number): void {
-  if (!fs.existsSync(file)) return;
-  const kept = fs
-    .readFileSync(file, "utf8")
-    .split("\n")
-    .filter((line) => line.trim() !== "" && (JSON.parse(line) as { epoch: number }).epoch <= lastEpoch);
-  writeFileAtomic(file, kept.map((line) => `${line}\n`).join(""));
-}
-
-export function appendMetrics(file: string, record: object): void {
-  fs.appendFileSync(file, `${JSON.stringify(record)}\n`);
-}
 
 interface TensorEntry {
   name: string;
@@ -64,7 +36,7 @@ async function writeTensors(dir: string, tensors: { name: string; tensor: tf.Ten
 }
 
 function readArrays(dir: string): Map<string, { shape: number[]; values: Float32Array }> {
-  const entries = readJson<TensorEntry[]>(path.join(dir, "tensors.json"));
+  const entries = readJsonFile(path.join(dir, "tensors.json")) as TensorEntry[];
   const bytes = fs.readFileSync(path.join(dir, "tensors.bin"));
   const all = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   const arrays = new Map<string, { shape: number[]; values: Float32Array }>();
@@ -129,12 +101,12 @@ export async function saveCheckpoint(
 
 export function latestCheckpointEpoch(runDir: string): number | null {
   const file = path.join(runDir, "checkpoints", LATEST);
-  return fs.existsSync(file) ? readJson<CheckpointState>(file).epoch : null;
+  return fs.existsSync(file) ? (readJsonFile(file) as CheckpointState).epoch : null;
 }
 
 function latestCheckpointDir(runDir: string): string {
   const root = path.join(runDir, "checkpoints");
-  return path.join(root, readJson<{ checkpoint: string }>(path.join(root, LATEST)).checkpoint);
+  return path.join(root, (readJsonFile(path.join(root, LATEST)) as { checkpoint: string }).checkpoint);
 }
 
 /** The model weights of the latest checkpoint as plain arrays, by saved name (no TensorFlow needed). */
@@ -150,7 +122,7 @@ export function checkpointWeightArrays(
 
 export function loadCheckpoint(runDir: string): Checkpoint {
   const dir = latestCheckpointDir(runDir);
-  const state = readJson<CheckpointState>(path.join(dir, "state.json"));
+  const state = readJsonFile(path.join(dir, "state.json")) as CheckpointState;
   const tensors = readTensors(dir);
   const pick = (prefix: string) =>
     [...tensors.entries()]

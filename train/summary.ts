@@ -1,46 +1,6 @@
-/** summary.json: final, best-epoch and last-5-epoch test accuracy per task, and the learned alphas. */
-import type { TaskSpec } from "./tasks.ts";
-
-export interface EpochMetrics {
-  epoch: number;
-  /** Mean training cross-entropy per task over the epoch. */
-  loss: Record<string, number>;
-  /** Mean training objective: task losses + L2. */
-  loss_total: number;
-  test_accuracy: Record<string, number>;
-  test_accuracy_mean: number;
-  /** Wall seconds for the epoch, evaluation and checkpoint included. */
-  seconds: number;
-  /** Training images per second (the optimisation steps only). */
-  images_per_second: number;
-  /** Mean diagonal of each cross-stitch unit's alpha (1 = no sharing); empty for the baseline. */
-  alpha_self: number[];
-}
-
-export interface AccuracyRow {
-  per_task: Record<string, number>;
-  mean: number;
-}
-
-export interface RunSummary {
-  variant: string;
-  tasks: string[];
-  epochs: number;
-  final: AccuracyRow & { epoch: number };
-  /** The epoch with the highest mean test accuracy. */
-  best: AccuracyRow & { epoch: number };
-  /** Accuracy averaged over the last 5 epochs (fewer if the run is shorter). */
-  last5: AccuracyRow & { epochs: number[] };
-  alphas: {
-    unit: string;
-    shape: number[];
-    /** alpha averaged over channels: row i = how tower i mixes the towers. */
-    mean: number[][];
-    values: number[][][];
-  }[];
-  seconds_total: number;
-  images_per_second_mean: number;
-}
+/** summary.json (schema in contracts/run-folder.ts) made from the epochs' metrics and the learned alphas. */
+import type { AccuracyRow, EpochMetrics, RunSummary } from "../contracts/run-folder.ts";
+import type { TaskSpec } from "../contracts/tasks.ts";
 
 function row(records: EpochMetrics[], tasks: readonly TaskSpec[]): AccuracyRow {
   const average = (pick: (r: EpochMetrics) => number) =>

@@ -6,25 +6,35 @@
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { ConfigError, parseTrainArgs, type TrainConfig, usage } from "./config.ts";
-import { DataError, loadFashionMnist, type Split } from "./data.ts";
-import { computeNormalization, createRng, normalizeImages, shuffledIndices, takeSubset } from "./dataset.ts";
-import { evaluate } from "./evaluate.ts";
-import { buildModel } from "./model.ts";
+import { IMAGE_CHANNELS, IMAGE_SIZE } from "../contracts/image.ts";
+import { computeNormalization, type Normalization, standardize } from "../contracts/normalization.ts";
+import { type EpochMetrics, RUN_FILES, type RunSummary } from "../contracts/run-folder.ts";
+import { DEFAULT_TASKS, TaskFileError, type TaskSpec, taskLabels } from "../contracts/tasks.ts";
+import { createRng, shuffledIndices, takeSubset } from "../data/dataset.ts";
+import { DataError, loadFashionMnist, type Split } from "../data/fashion-mnist.ts";
 import {
   appendMetrics,
   keepMetricsUpTo,
+  loadTaskFile,
+  readMetrics,
+  readRunConfig,
+  writeNormalization,
+  writeRunConfig,
+  writeRunTasks,
+  writeSummary,
+} from "../stage-files/run-folder.ts";
+import { ConfigError, parseTrainArgs, type TrainConfig, usage } from "./config.ts";
+import { evaluate } from "./evaluate.ts";
+import { buildModel } from "./model.ts";
+import {
   latestCheckpointEpoch,
   loadCheckpoint,
-  readJson,
   restoreWeights,
   saveCheckpoint,
   saveModel,
-  writeJsonAtomic,
 } from "./run-folder.ts";
 import { Trainer } from "./step.ts";
-import { type EpochMetrics, type RunSummary, summarize } from "./summary.ts";
-import { DEFAULT_TASKS, loadTaskFile, TaskFileError, type TaskSpec, taskLabels } from "./tasks.ts";
+import { summarize } from "./summary.ts";
 import * as tf from "./tf.ts";
 
 /** In-epoch progress lines every this many batches (a full epoch is 469). */
@@ -66,8 +76,8 @@ const RUN_DEFINING: (keyof TrainConfig)[] = [
 
 function prepareFolder(config: TrainConfig): { resumeFrom: number | null } {
   const dir = config.out;
-  const summaryFile = path.join(dir, "summary.json");
-  const configFile = path.join(dir, "config.json");
+  const summaryFile = path.join(dir, RUN_FILES.summary);
+  const configFile = path.join(dir, RUN_FILES.config);
   const exists = fs.existsSync(configFile);
   if (config.overwrite) {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -79,7 +89,7 @@ function prepareFolder(config: TrainConfig): { resumeFrom: number | null } {
       `${dir} holds an unfinished run (checkpoint at epoch ${epoch}); pass --resume to continue it or --overwrite to start over`,
     );
   } else if (exists) {
-    const saved = readJson<TrainConfig>(configFile);
+    const saved: Record<string, unknown> = readRunConfig(dir);
     const differing = RUN_DEFINING.filter(
       (key) => JSON.stringify(saved[key]) !== JSON.stringify(config[key]),
     );
@@ -100,8 +110,13 @@ function labelTensors(tasks: TaskSpec[], split: Split): tf.Tensor1D[] {
   return tasks.map((task) => tf.tensor1d(taskLabels(task, split.labels), "int32"));
 }
 
-function imageTensor(split: Split, normalization: ReturnType<typeof computeNormalization>): tf.Tensor4D {
-  return tf.tensor4d(normalizeImages(split.images, normalization), [split.count, 28, 28, 1]);
+function imageTensor(split: Split, normalization: Normalization): tf.Tensor4D {
+  return tf.tensor4d(standardize(split.images, normalization), [
+    split.count,
+    IMAGE_SIZE,
+    IMAGE_SIZE,
+    IMAGE_CHANNELS,
+  ]);
 }
 
 function formatDuration(seconds: number): string {
@@ -135,14 +150,9 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
   const normalization = computeNormalization(train.images, config.normalization);
   if (resumeFrom === null) {
     fs.mkdirSync(dir, { recursive: true });
-    writeJsonAtomic(path.join(dir, "normalization.json"), normalization);
-    writeJsonAtomic(path.join(dir, "tasks.json"), tasks);
-    writeJsonAtomic(path.join(dir, "config.json"), {
-      ...config,
-      resume: false,
-      overwrite: false,
-      task_list: tasks,
-    });
+    writeNormalization(dir, normalization);
+    writeRunTasks(dir, tasks);
+    writeRunConfig(dir, { ...config, resume: false, overwrite: false });
   }
 
   const model = buildModel(config, tasks);
@@ -158,7 +168,7 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
     shuffle = createRng(config.seed, checkpoint.rngState);
     log(`resuming ${dir} after epoch ${startEpoch}`);
   }
-  keepMetricsUpTo(path.join(dir, "metrics.jsonl"), startEpoch);
+  keepMetricsUpTo(dir, startEpoch);
 
   const trainImages = imageTensor(train, normalization);
   const trainLabels = labelTensors(tasks, train);
@@ -212,7 +222,7 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
         images_per_second: train.count / trainSeconds,
         alpha_self: alphaValues(model).map(meanDiagonal),
       };
-      appendMetrics(path.join(dir, "metrics.jsonl"), record);
+      appendMetrics(dir, record);
       for (const [name, value] of Object.entries(record.loss)) writer.scalar(`loss/${name}`, value, epoch);
       writer.scalar("loss/total", record.loss_total, epoch);
       for (const [name, value] of Object.entries(record.test_accuracy))
@@ -231,16 +241,11 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
       );
     }
     await saveModel(dir, model);
-    const metrics = fs
-      .readFileSync(path.join(dir, "metrics.jsonl"), "utf8")
-      .split("\n")
-      .filter((line) => line.trim() !== "")
-      .map((line) => JSON.parse(line) as EpochMetrics);
-    const summary = summarize(model.name, tasks, metrics, alphaValues(model));
-    writeJsonAtomic(path.join(dir, "summary.json"), summary);
+    const summary = summarize(model.name, tasks, readMetrics(dir), alphaValues(model));
+    writeSummary(dir, summary);
     log(
       `done: final mean test accuracy ${summary.final.mean.toFixed(4)} (${tasks.map((t) => `${t.name} ${(summary.final.per_task[t.name] as number).toFixed(4)}`).join(", ")}); ` +
-        `best ${summary.best.mean.toFixed(4)} at epoch ${summary.best.epoch}; last-5 mean ${summary.last5.mean.toFixed(4)}; summary in ${path.join(dir, "summary.json")}`,
+        `best ${summary.best.mean.toFixed(4)} at epoch ${summary.best.epoch}; last-5 mean ${summary.last5.mean.toFixed(4)}; summary in ${path.join(dir, RUN_FILES.summary)}`,
     );
     return summary;
   } finally {

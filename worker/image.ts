@@ -13,11 +13,9 @@
 
 import { decode as decodePng } from "fast-png";
 import { decode as decodeJpeg } from "jpeg-js";
-import type { Normalization } from "../export/manifest.ts";
+import { IMAGE_SIZE, PIXELS_PER_IMAGE } from "../contracts/image.ts";
 import { ApiError } from "./errors.ts";
 
-export const MODEL_SIDE = 28;
-export const MODEL_PIXELS = MODEL_SIDE * MODEL_SIDE;
 /** Largest accepted width or height, read from the header before decoding. */
 export const MAX_IMAGE_SIDE = 4096;
 /**
@@ -196,9 +194,9 @@ export function borderMean({ width, height, gray }: GrayImage): number {
  * much, for a source of `length` pixels centred on a padded square of `side`.
  */
 function axisWeights(length: number, side: number): { first: number; weights: number[]; covered: number }[] {
-  const scale = side / MODEL_SIDE;
+  const scale = side / IMAGE_SIZE;
   const padding = (side - length) / 2;
-  return Array.from({ length: MODEL_SIDE }, (_, cell) => {
+  return Array.from({ length: IMAGE_SIZE }, (_, cell) => {
     const start = cell * scale - padding;
     const end = start + scale;
     const first = Math.max(0, Math.floor(start));
@@ -219,51 +217,39 @@ export function toModelPixels(image: GrayImage): Float32Array {
   const { width, height, gray } = image;
   const background = borderMean(image);
   const side = Math.max(width, height);
-  const area = (side / MODEL_SIDE) ** 2;
+  const area = (side / IMAGE_SIZE) ** 2;
   const columns = axisWeights(width, side);
   const rows = axisWeights(height, side);
   // Horizontal pass: every source row reduced to 28 weighted sums.
-  const rowSums = new Float64Array(height * MODEL_SIDE);
+  const rowSums = new Float64Array(height * IMAGE_SIZE);
   for (let y = 0; y < height; y++) {
     const rowStart = y * width;
-    for (let cx = 0; cx < MODEL_SIDE; cx++) {
+    for (let cx = 0; cx < IMAGE_SIZE; cx++) {
       const column = columns[cx];
       if (!column) continue;
       let sum = 0;
       for (let k = 0; k < column.weights.length; k++) {
         sum += (column.weights[k] ?? 0) * (gray[rowStart + column.first + k] ?? 0);
       }
-      rowSums[y * MODEL_SIDE + cx] = sum;
+      rowSums[y * IMAGE_SIZE + cx] = sum;
     }
   }
   const invert = background > 127.5;
-  const pixels = new Float32Array(MODEL_PIXELS);
-  for (let cy = 0; cy < MODEL_SIDE; cy++) {
+  const pixels = new Float32Array(PIXELS_PER_IMAGE);
+  for (let cy = 0; cy < IMAGE_SIZE; cy++) {
     const row = rows[cy];
     if (!row) continue;
-    for (let cx = 0; cx < MODEL_SIDE; cx++) {
+    for (let cx = 0; cx < IMAGE_SIZE; cx++) {
       const column = columns[cx];
       if (!column) continue;
       let sum = 0;
       for (let k = 0; k < row.weights.length; k++) {
-        sum += (row.weights[k] ?? 0) * (rowSums[(row.first + k) * MODEL_SIDE + cx] ?? 0);
+        sum += (row.weights[k] ?? 0) * (rowSums[(row.first + k) * IMAGE_SIZE + cx] ?? 0);
       }
       // The part of the cell that falls in the padding takes the background value.
       const value = (sum + background * (area - row.covered * column.covered)) / area;
-      pixels[cy * MODEL_SIDE + cx] = invert ? 255 - value : value;
+      pixels[cy * IMAGE_SIZE + cx] = invert ? 255 - value : value;
     }
   }
   return pixels;
-}
-
-/** (x - mean) / std with the manifest's statistics, one shared pair or one per pixel. */
-export function normalize(pixels: ArrayLike<number>, normalization: Normalization): Float32Array {
-  const out = new Float32Array(MODEL_PIXELS);
-  const perPixel = normalization.kind === "per_pixel";
-  for (let i = 0; i < MODEL_PIXELS; i++) {
-    const mean = normalization.mean[perPixel ? i : 0] ?? 0;
-    const std = normalization.std[perPixel ? i : 0] ?? 1;
-    out[i] = ((pixels[i] ?? 0) - mean) / std;
-  }
-  return out;
 }

@@ -5,16 +5,11 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { manifestSchema } from "../export/manifest.ts";
+import { PIXELS_PER_IMAGE } from "../contracts/image.ts";
+import { manifestSchema } from "../contracts/manifest.ts";
+import { standardize } from "../contracts/normalization.ts";
 import { ApiError, type ErrorCode, errorBody } from "./errors.ts";
-import {
-  decodeToGray,
-  MAX_IMAGE_PIXELS,
-  MAX_IMAGE_SIDE,
-  MODEL_PIXELS,
-  normalize,
-  toModelPixels,
-} from "./image.ts";
+import { decodeToGray, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, toModelPixels } from "./image.ts";
 import { type AssetFetcher, type ModelHolder, TOP_CLASSES } from "./inference.ts";
 import { renderPage } from "./page.ts";
 
@@ -60,7 +55,7 @@ const errorSchema = z
 
 const pixelsSchema = z
   .array(z.number().min(0).max(255))
-  .length(MODEL_PIXELS)
+  .length(PIXELS_PER_IMAGE)
   .openapi({ description: "784 gray values 0-255, row-major 28x28, light object on dark background" });
 
 const predictJsonSchema = z
@@ -328,7 +323,7 @@ export function createApp(models: ModelHolder) {
     const loadStart = performance.now();
     const model = await models.get(c.env.ASSETS);
     const normalizeStart = performance.now();
-    const inputs = pixels.map((p) => normalize(p, model.manifest.normalization));
+    const inputs = pixels.map((p) => standardize(p, model.manifest.normalization));
     const inferenceStart = performance.now();
     preprocessMs += inferenceStart - normalizeStart;
     const predictions = await model.predict(inputs);

@@ -2,9 +2,10 @@
 // engine (engine-stitch.ts or engine-ort.ts, whichever the entry bundles) opened
 // on first use and reused by every request; files are checked against the
 // manifest's SHA-256 before use.
-import { MANIFEST_FILE, type Manifest, parseManifest } from "../export/manifest.ts";
+import { MANIFEST_FILE } from "../contracts/artifacts.ts";
+import { PIXELS_PER_IMAGE } from "../contracts/image.ts";
+import { type Manifest, parseManifest } from "../contracts/manifest.ts";
 import { ApiError } from "./errors.ts";
-import { MODEL_PIXELS } from "./image.ts";
 
 /** What the Workers static-assets binding offers; a directory reader stands in for it under Node. */
 export interface AssetFetcher {
@@ -106,9 +107,9 @@ export class Model {
 
   private async run(images: Float32Array[]): Promise<ImagePrediction[]> {
     const { tasks } = this.manifest;
-    const batch = new Float32Array(images.length * MODEL_PIXELS);
+    const batch = new Float32Array(images.length * PIXELS_PER_IMAGE);
     images.forEach((image, i) => {
-      batch.set(image, i * MODEL_PIXELS);
+      batch.set(image, i * PIXELS_PER_IMAGE);
     });
     const outputs = await this.engine.run(batch, images.length);
     const predictions: ImagePrediction[] = images.map(() => ({}));

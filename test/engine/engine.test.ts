@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
+import { decodePack, PACK_VERSION } from "../../contracts/engine-pack.ts";
 import { Engine, relaxedSimdSupported } from "../../engine/engine.ts";
-import { decodePack, PACK_VERSION } from "../../engine/pack-format.ts";
 import { INPUT_NAME, importModel } from "../../export/import-model.ts";
 import { encodeOnnx } from "../../export/onnx.ts";
 import { runAll } from "../../export/ort-session.ts";

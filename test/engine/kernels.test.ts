@@ -16,7 +16,7 @@ import {
   quantizeRef,
   stitchRef,
 } from "../../testing/engine-reference.ts";
-import { seededRandom } from "../fixtures/make-model.ts";
+import { seededRandom } from "../../testing/onnx-model.ts";
 
 const random = seededRandom(12);
 const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));

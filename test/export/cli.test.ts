@@ -5,8 +5,13 @@ import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import {
+  buildFixtureModel,
+  FIXTURE_TASKS,
+  fixtureArchitecture,
+  writeRunFolder,
+} from "../../testing/run-folder.ts";
 import * as tf from "../../train/tf.ts";
-import { buildFixtureModel, FIXTURE_TASKS, writeRunFolder } from "./fixtures.ts";
 
 const baseline = await writeRunFolder(buildFixtureModel(3, false), false);
 
@@ -54,7 +59,7 @@ test("a model that is not one of ours", async () => {
 
 test("a run config that does not match the weights", async () => {
   const run = await copyRun(baseline);
-  await writeFile(join(run, "config.json"), JSON.stringify({ cross_stitch_enabled: true }));
+  await writeFile(join(run, "config.json"), JSON.stringify(fixtureArchitecture(true)));
   await exportFails(run, /config\.json says cross-stitch enabled but the weights lack cross-stitch units/);
 });
 

@@ -7,16 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import * as ort from "onnxruntime-node";
-import {
-  DEFAULT_TOLERANCES,
-  type ExportOptions,
-  exportRun,
-  FLOAT32_FILE,
-  INT8_FILE,
-  REPORT_FILE,
-} from "../../export/export.ts";
-import { MANIFEST_FILE, parseManifest } from "../../export/manifest.ts";
-import { buildFixtureModel, writeRunFolder } from "./fixtures.ts";
+import { FLOAT32_FILE, INT8_FILE, MANIFEST_FILE, REPORT_FILE } from "../../contracts/artifacts.ts";
+import { parseManifest } from "../../contracts/manifest.ts";
+import { DEFAULT_TOLERANCES, type ExportOptions, exportRun } from "../../export/export.ts";
+import { tfjsLogits } from "../../export/tfjs-reference.ts";
+import { buildFixtureModel, writeRunFolder } from "../../testing/run-folder.ts";
 
 const runDir = await writeRunFolder(buildFixtureModel(7, true), true);
 
@@ -32,6 +27,7 @@ function options(outDir: string, overrides: Partial<ExportOptions> = {}): Export
     // a trained one's (a 2-epoch run agreed on 99.8 % / 99.9 %); the float32 limits stay as
     // strict as in production.
     tolerances: { ...DEFAULT_TOLERANCES, minAgreement: 0.95, maxAccuracyDropPoints: 5 },
+    reference: tfjsLogits,
     log: () => {},
     ...overrides,
   };

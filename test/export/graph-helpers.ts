@@ -4,15 +4,8 @@ import * as ortWeb from "onnxruntime-web";
 import { floatTensor, type Graph, type Tensor } from "../../export/graph.ts";
 import { encodeOnnx } from "../../export/onnx.ts";
 
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), state | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded weights: the same generator as the training shuffle (mulberry32). */
+export { createRng as seededRandom } from "../../data/dataset.ts";
 
 export function randomTensor(dims: number[], random: () => number, lo = -1, hi = 1): Tensor {
   const size = dims.reduce((a, b) => a * b, 1);

@@ -8,9 +8,10 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import sharp from "sharp";
 import { requestPredictions } from "../../client/predict.ts";
-import { parseManifest } from "../../export/manifest.ts";
-import { IMAGE_SIZE, loadFashionMnist, PIXELS_PER_IMAGE } from "../../train/data.ts";
-import { BUILTIN_TASKS } from "../../train/tasks.ts";
+import { IMAGE_SIZE, PIXELS_PER_IMAGE } from "../../contracts/image.ts";
+import { BUILTIN_TASKS } from "../../contracts/tasks.ts";
+import { loadFashionMnist } from "../../data/fashion-mnist.ts";
+import { readManifest } from "../../stage-files/artifacts.ts";
 import { stageAssets } from "../../worker/dev/stage-assets.ts";
 import { type RunningWorker, startWorkerd } from "../../worker/dev/workerd.ts";
 
@@ -51,9 +52,7 @@ after(async () => {
 });
 
 test("train -> export -> workerd answers both tasks for real test images, mostly right", async () => {
-  const manifest = parseManifest(
-    JSON.parse(fs.readFileSync(path.join(artifactsDir, "manifest.json"), "utf8")),
-  );
+  const manifest = readManifest(artifactsDir);
   assert.deepEqual(
     manifest.tasks.map((t) => t.name),
     ["fashion", "category"],

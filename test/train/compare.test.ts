@@ -85,7 +85,14 @@ test("compare: fewer than two runs or runs with different tasks are refused", as
     accuracies: [[0.8, 0.9]],
     finished: true,
   });
-  fs.writeFileSync(path.join(other, "tasks.json"), JSON.stringify([{ name: "digits", classes: ["a", "b"] }]));
+  const tasksFile = path.join(other, "tasks.json");
+  fs.writeFileSync(tasksFile, JSON.stringify([{ name: "digits", classes: ["a", "b"] }]));
+  await assert.rejects(
+    writeComparison([one, other], path.join(root, "y")),
+    /tasks\.json: \[0\]: labelMap must map/,
+  );
+  const digits = { name: "digits", classes: ["a", "b"], labelMap: [0, 1, 0, 1, 0, 1, 0, 1, 0, 1] };
+  fs.writeFileSync(tasksFile, JSON.stringify([digits]));
   await assert.rejects(writeComparison([one, other], path.join(root, "y")), /different tasks/);
   assert.equal(fs.existsSync(path.join(root, "y")), false, "nothing written for refused input");
 });

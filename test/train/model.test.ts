@@ -4,8 +4,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
+import { DEFAULT_TASKS } from "../../contracts/tasks.ts";
 import { buildModel, loadRunModel, type ModelConfig } from "../../train/model.ts";
-import { DEFAULT_TASKS } from "../../train/tasks.ts";
 import * as tf from "../../train/tf.ts";
 
 const THREE_TASKS = [

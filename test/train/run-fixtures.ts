@@ -1,8 +1,9 @@
 // Hand-written run folders (config, tasks, metrics, optionally summary) for the report tests.
 import fs from "node:fs";
 import path from "node:path";
+import { DEFAULT_TASKS } from "../../contracts/tasks.ts";
+import { DEFAULT_CONFIG } from "../../train/config.ts";
 import { summarize } from "../../train/summary.ts";
-import { DEFAULT_TASKS } from "../../train/tasks.ts";
 
 export interface FixtureRun {
   crossStitch: boolean;
@@ -21,7 +22,13 @@ export function writeRunFolder(root: string, name: string, run: FixtureRun): str
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(
     path.join(dir, "config.json"),
-    JSON.stringify({ n_epoch: 4, seed: run.seed ?? 1, cross_stitch_enabled: run.crossStitch, ...run.config }),
+    JSON.stringify({
+      ...DEFAULT_CONFIG,
+      n_epoch: 4,
+      seed: run.seed ?? 1,
+      cross_stitch_enabled: run.crossStitch,
+      ...run.config,
+    }),
   );
   fs.writeFileSync(path.join(dir, "tasks.json"), JSON.stringify(DEFAULT_TASKS));
   const metrics = run.accuracies.map(([fashion, category], i) => ({

@@ -2,9 +2,9 @@
 // is applied, batch-norm statistics move, and nothing leaks.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { DEFAULT_TASKS } from "../../contracts/tasks.ts";
 import { buildModel } from "../../train/model.ts";
 import { Trainer } from "../../train/step.ts";
-import { DEFAULT_TASKS } from "../../train/tasks.ts";
 import * as tf from "../../train/tf.ts";
 
 const LR = 0.001;

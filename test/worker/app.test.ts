@@ -5,10 +5,16 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import sharp from "sharp";
+import {
+  directoryAssets,
+  type Fixture,
+  loadTestImages,
+  makeFixture,
+  pixelsBody,
+} from "../../testing/worker.ts";
 import { ortEngine } from "../../worker/engine-ort.ts";
 import { type Bindings, createApp, MAX_BATCH, MAX_BODY_BYTES } from "../../worker/index.ts";
 import { type ImagePrediction, ModelHolder } from "../../worker/inference.ts";
-import { directoryAssets, type Fixture, loadTestImages, makeFixture, pixelsBody } from "./helpers.ts";
 
 let fixture: Fixture;
 let env: Bindings;

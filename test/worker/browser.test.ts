@@ -4,7 +4,13 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { type Browser, chromium } from "playwright-core";
 import sharp from "sharp";
-import { type Fixture, loadTestImages, makeFixture, type RunningWorker, startWorkerd } from "./helpers.ts";
+import {
+  type Fixture,
+  loadTestImages,
+  makeFixture,
+  type RunningWorker,
+  startWorkerd,
+} from "../../testing/worker.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 

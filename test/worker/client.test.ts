@@ -16,7 +16,7 @@ import {
   REPO_ROOT,
   type RunningWorker,
   startWorkerd,
-} from "./helpers.ts";
+} from "../../testing/worker.ts";
 
 const TOKEN = "client-token";
 let fixture: Fixture;

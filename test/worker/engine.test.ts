@@ -8,12 +8,12 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { loadKernels } from "../../export/engine-run.ts";
 import { writeEngineFixtureArtifacts } from "../../testing/engine-fixture.ts";
+import { directoryAssets, loadTestImages } from "../../testing/worker.ts";
 import { stageAssets } from "../../worker/dev/stage-assets.ts";
 import { ortEngine } from "../../worker/engine-ort.ts";
 import { stitchEngine } from "../../worker/engine-stitch.ts";
 import { type Bindings, createApp } from "../../worker/index.ts";
 import { ModelHolder } from "../../worker/inference.ts";
-import { directoryAssets, loadTestImages } from "./helpers.ts";
 
 let root: string;
 let assets: Bindings["ASSETS"];

@@ -1,17 +1,16 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import sharp from "sharp";
+import { PIXELS_PER_IMAGE } from "../../contracts/image.ts";
+import { loadTestImages } from "../../testing/worker.ts";
 import { ApiError } from "../../worker/errors.ts";
 import {
   decodeToGray,
   MAX_IMAGE_SIDE,
-  MODEL_PIXELS,
-  normalize,
   readImageSize,
   sniffImageKind,
   toModelPixels,
 } from "../../worker/image.ts";
-import { loadTestImages } from "./helpers.ts";
 
 let sample: Uint8Array;
 
@@ -83,7 +82,7 @@ describe("reading the header", () => {
 describe("turning an image into model pixels", () => {
   test("a 28x28 Fashion-MNIST PNG comes back pixel for pixel", async () => {
     const pixels = await pipeline(await gray28(sample).png().toBuffer());
-    assert.equal(pixels.length, MODEL_PIXELS);
+    assert.equal(pixels.length, PIXELS_PER_IMAGE);
     assert.deepEqual(Array.from(pixels), Array.from(sample));
   });
 
@@ -111,7 +110,7 @@ describe("turning an image into model pixels", () => {
     const clear = await sharp({ create: { width: 40, height: 40, channels: 4, background: "#00000000" } })
       .png()
       .toBuffer();
-    assert.ok(maxDifference(await pipeline(clear), new Uint8Array(MODEL_PIXELS)) < 1e-9);
+    assert.ok(maxDifference(await pipeline(clear), new Uint8Array(PIXELS_PER_IMAGE)) < 1e-9);
     // Gray + alpha: an opaque black frame around a transparent centre reads as a white object on black.
     const grayAlpha = new Uint8Array(28 * 28 * 2).map((_, i) => {
       const [row, column] = [Math.floor(i / 56), Math.floor(i / 2) % 28];
@@ -152,16 +151,5 @@ describe("turning an image into model pixels", () => {
     const pixels = await pipeline(jpeg);
     const meanError = Array.from(pixels).reduce((sum, v, i) => sum + Math.abs(v - (sample[i] ?? 0)), 0) / 784;
     assert.ok(meanError < 8, `mean error ${meanError}`);
-  });
-});
-
-describe("normalize", () => {
-  test("applies one global pair or one pair per pixel", () => {
-    const pixels = new Float32Array(MODEL_PIXELS).fill(100);
-    const global = normalize(pixels, { kind: "global", mean: [50], std: [25] });
-    assert.deepEqual(new Set(global), new Set([2]));
-    const mean = Array.from({ length: MODEL_PIXELS }, (_, i) => (i % 2 === 0 ? 100 : 0));
-    const perPixel = normalize(pixels, { kind: "per_pixel", mean, std: new Array(MODEL_PIXELS).fill(50) });
-    assert.deepEqual([perPixel[0], perPixel[1]], [0, 2]);
   });
 });

@@ -9,9 +9,15 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import * as ort from "onnxruntime-node";
 import sharp from "sharp";
-import type { Manifest } from "../../export/manifest.ts";
+import type { Manifest } from "../../contracts/manifest.ts";
+import {
+  type Fixture,
+  loadTestImages,
+  makeFixture,
+  type RunningWorker,
+  startWorkerd,
+} from "../../testing/worker.ts";
 import { stageAssets } from "../../worker/dev/stage-assets.ts";
-import { type Fixture, loadTestImages, makeFixture, type RunningWorker, startWorkerd } from "./helpers.ts";
 
 const IMAGES = 100;
 const SCORE_TOLERANCE = 1e-4;

@@ -5,7 +5,6 @@ import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import { after, before, describe, test } from "node:test";
 import sharp from "sharp";
-import { MAX_BODY_BYTES } from "../../worker/index.ts";
 import {
   type Fixture,
   loadTestImages,
@@ -13,7 +12,8 @@ import {
   pixelsBody,
   type RunningWorker,
   startWorkerd,
-} from "./helpers.ts";
+} from "../../testing/worker.ts";
+import { MAX_BODY_BYTES } from "../../worker/index.ts";
 
 const TOKEN = "integration-token";
 const FUZZ_CASES = 300;

@@ -9,7 +9,8 @@
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { MANIFEST_FILE, type Manifest, parseManifest } from "../../export/manifest.ts";
+import { MANIFEST_FILE } from "../../contracts/artifacts.ts";
+import { type Manifest, parseManifest } from "../../contracts/manifest.ts";
 
 export const DEFAULT_ASSETS_DIR = ".cache/worker-assets";
 

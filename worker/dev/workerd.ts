@@ -69,10 +69,17 @@ const MODULE_KIND_BY_EXTENSION: Record<string, WorkerModule["kind"]> = {
   ".txt": "text",
 };
 
-/** Bundles the worker exactly as `wrangler deploy` would upload it; returns its modules, entry first. */
-export async function buildBundle(outDir: string, environment?: string): Promise<WorkerModule[]> {
+/**
+ * Bundles the worker exactly as `wrangler deploy` would upload it, with `assetsDir` as its static
+ * assets (wrangler refuses a missing assets folder); returns its modules, entry first.
+ */
+export async function buildBundle(
+  outDir: string,
+  assetsDir: string,
+  environment?: string,
+): Promise<WorkerModule[]> {
   await rm(outDir, { recursive: true, force: true });
-  const args = [WRANGLER_JS, "deploy", "--dry-run", "--outdir", outDir];
+  const args = [WRANGLER_JS, "deploy", "--dry-run", "--outdir", outDir, "--assets", assetsDir];
   if (environment) args.push("--env", environment);
   const build = spawnSync(process.execPath, args, {
     cwd: REPO_ROOT,
@@ -156,7 +163,7 @@ export async function startWorkerd(
   );
   const bundleDir = join(workDir, "bundle");
   await mkdir(workDir, { recursive: true });
-  const modules = await buildBundle(bundleDir, options.environment);
+  const modules = await buildBundle(bundleDir, resolve(assetsDir), options.environment);
   const configFile = join(workDir, "config.capnp");
   const allVars = { ...(config(options.environment).vars as Record<string, string>), ...vars };
   await writeFile(

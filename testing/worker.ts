@@ -5,14 +5,14 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, normalize as normalizePath } from "node:path";
-import type { Manifest } from "../../export/manifest.ts";
-import { writeEngineFixtureArtifacts } from "../../testing/engine-fixture.ts";
-import { loadFashionMnist } from "../../train/data.ts";
-import { stageAssets } from "../../worker/dev/stage-assets.ts";
-import type { AssetFetcher } from "../../worker/inference.ts";
+import type { Manifest } from "../contracts/manifest.ts";
+import { loadFashionMnist } from "../data/fashion-mnist.ts";
+import { stageAssets } from "../worker/dev/stage-assets.ts";
+import type { AssetFetcher } from "../worker/inference.ts";
+import { writeEngineFixtureArtifacts } from "./engine-fixture.ts";
 
-export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
-export { freePort, type RunningWorker, startWorkerd } from "../../worker/dev/workerd.ts";
+export const REPO_ROOT = new URL("../", import.meta.url).pathname;
+export { freePort, type RunningWorker, startWorkerd } from "../worker/dev/workerd.ts";
 
 export interface Fixture {
   /** Artifacts as the export stage writes them (int8 + fp32 + engine pack + manifest), full-size, random weights. */

@@ -6,12 +6,12 @@ import { describe, test } from "node:test";
 import {
   BUILTIN_TASKS,
   DEFAULT_TASKS,
-  loadTaskFile,
   parseTaskFile,
   SOURCE_CLASSES,
   TaskFileError,
   taskLabels,
-} from "../../train/tasks.ts";
+} from "../../contracts/tasks.ts";
+import { loadTaskFile } from "../../stage-files/run-folder.ts";
 
 const fixture = new URL("../fixtures/tasks-four-groups.json", import.meta.url).pathname;
 const group = {

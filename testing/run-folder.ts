@@ -4,8 +4,10 @@
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildModel } from "../../train/model.ts";
-import * as tf from "../../train/tf.ts";
+import type { AlphaMode, Architecture } from "../contracts/architecture.ts";
+import { RUN_FILES } from "../contracts/run-folder.ts";
+import { buildModel } from "../train/model.ts";
+import * as tf from "../train/tf.ts";
 
 export const FIXTURE_TASKS = [
   {
@@ -16,22 +18,23 @@ export const FIXTURE_TASKS = [
   { name: "category", classes: ["shoes", "women", "other"], labelMap: [2, 2, 2, 1, 2, 0, 1, 0, 1, 0] },
 ];
 
+/** The architecture part of a run's config.json, as train writes it. */
+export function fixtureArchitecture(crossStitch: boolean, alphaMode: AlphaMode = "channel"): Architecture {
+  return {
+    cross_stitch_enabled: crossStitch,
+    alpha_mode: alphaMode,
+    alpha_init: "convex",
+    alpha_same: 0.9,
+    keep_prob: 0.8,
+  };
+}
+
 export function buildFixtureModel(
   seed: number,
   crossStitch: boolean,
-  alphaMode: "channel" | "layer" = "channel",
+  alphaMode: AlphaMode = "channel",
 ): tf.LayersModel {
-  const model = buildModel(
-    {
-      cross_stitch_enabled: crossStitch,
-      alpha_mode: alphaMode,
-      alpha_init: "convex",
-      alpha_same: 0.9,
-      keep_prob: 0.8,
-      seed,
-    },
-    FIXTURE_TASKS,
-  );
+  const model = buildModel({ ...fixtureArchitecture(crossStitch, alphaMode), seed }, FIXTURE_TASKS);
   // Batch-norm statistics far from (0, 1) and alphas that differ per channel, so that an
   // unfolded, wrongly folded or wrongly mixed graph shows in the logits.
   let k = seed * 100;
@@ -63,11 +66,11 @@ export async function writeRunFolder(model: tf.LayersModel, crossStitch: boolean
   const dir = await mkdtemp(join(tmpdir(), "stitch-run-"));
   await mkdir(join(dir, "model"));
   await model.save(`file://${join(dir, "model")}`);
-  await writeFile(join(dir, "config.json"), JSON.stringify({ cross_stitch_enabled: crossStitch }));
+  await writeFile(join(dir, RUN_FILES.config), JSON.stringify(fixtureArchitecture(crossStitch)));
   await writeFile(
-    join(dir, "normalization.json"),
+    join(dir, RUN_FILES.normalization),
     JSON.stringify({ kind: "global", mean: [72.94], std: [90.02] }),
   );
-  await writeFile(join(dir, "tasks.json"), JSON.stringify(FIXTURE_TASKS));
+  await writeFile(join(dir, RUN_FILES.tasks), JSON.stringify(FIXTURE_TASKS));
   return dir;
 }

@@ -6,12 +6,11 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { gunzipSync } from "node:zlib";
+import { IMAGE_SIZE } from "../contracts/image.ts";
 
 export const OFFICIAL_MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/";
 export const SYSTEM_DATA_DIR = "/usr/share/datasets/fashion-mnist";
 export const APT_PACKAGE = "dataset-fashion-mnist";
-export const IMAGE_SIZE = 28;
-export const PIXELS_PER_IMAGE = IMAGE_SIZE * IMAGE_SIZE;
 
 const IDX_IMAGES_MAGIC = 0x00000803;
 const IDX_LABELS_MAGIC = 0x00000801;

@@ -1,9 +1,8 @@
-// The engine's serving artifact (`model.engine.bin`): the int8 graph's
-// quantized integers and scales, already in the layout the wasm kernels read,
-// plus the program that runs them. The export writes it (export/pack-engine.ts),
-// the engine copies it into wasm memory as is. Pure TypeScript, no Node APIs:
-// this is a contract between the export and the worker, kept in one file so it
-// can move to contracts/.
+// The engine's serving artifact (ENGINE_FILE, `model.engine.bin`): the int8
+// graph's quantized integers and scales, already in the layout the wasm kernels
+// read, plus the program that runs them. The export writes it
+// (export/pack-engine.ts), the engine (engine/engine.ts) copies it into wasm
+// memory as is: the contract between the two. Pure TypeScript, no Node APIs.
 //
 // Layout, little-endian:
 //   bytes 0-3    magic "STEN"
@@ -32,7 +31,6 @@ export const PACK_VERSION = 1;
 export const PACK_ALIGN = 64;
 export const PACK_PANEL = 4;
 export const PACK_KBLOCK = 16;
-export const PACK_FILE = "model.engine.bin";
 
 /** A byte range of the data section. */
 export interface Blob {

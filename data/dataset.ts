@@ -1,58 +1,6 @@
-// Input pipeline: z-score statistics, seeded shuffling and subsets.
-import type { Split } from "./data.ts";
-import { PIXELS_PER_IMAGE } from "./data.ts";
-
-/**
- * "global" (the default): one mean and std over every training pixel. Robust for
- * photos sent to the worker, whose borders are never exactly black.
- * "per_pixel": the reference's 784 means and stds; the std is floored because
- * border pixels are black in nearly every training image and would otherwise
- * turn faint noise into huge values.
- */
-export type NormalizationKind = "global" | "per_pixel";
-
-export interface Normalization {
-  kind: NormalizationKind;
-  /** Raw pixel units (0-255); applied as (x - mean) / std. */
-  mean: number[];
-  std: number[];
-}
-
-export const PER_PIXEL_STD_FLOOR = 1;
-
-export function computeNormalization(images: Uint8Array, kind: NormalizationKind): Normalization {
-  const count = images.length / PIXELS_PER_IMAGE;
-  if (!Number.isInteger(count) || count === 0)
-    throw new Error("images must hold a whole number of 28x28 images");
-  const width = kind === "global" ? 1 : PIXELS_PER_IMAGE;
-  const sum = new Float64Array(width);
-  const sumSquares = new Float64Array(width);
-  for (let i = 0; i < images.length; i++) {
-    const slot = kind === "global" ? 0 : i % PIXELS_PER_IMAGE;
-    const value = images[i] as number;
-    sum[slot] = (sum[slot] as number) + value;
-    sumSquares[slot] = (sumSquares[slot] as number) + value * value;
-  }
-  const samples = kind === "global" ? images.length : count;
-  const mean = Array.from(sum, (s) => s / samples);
-  const std = Array.from(sumSquares, (s, i) => {
-    const m = mean[i] as number;
-    const deviation = Math.sqrt(Math.max(s / samples - m * m, 0));
-    return kind === "per_pixel" ? Math.max(deviation, PER_PIXEL_STD_FLOOR) : deviation;
-  });
-  return { kind, mean, std };
-}
-
-export function normalizeImages(images: Uint8Array, norm: Normalization): Float32Array {
-  const out = new Float32Array(images.length);
-  const width = norm.mean.length;
-  const scale = norm.std.map((s) => 1 / s);
-  for (let i = 0; i < images.length; i++) {
-    const slot = width === 1 ? 0 : i % PIXELS_PER_IMAGE;
-    out[i] = ((images[i] as number) - (norm.mean[slot] as number)) * (scale[slot] as number);
-  }
-  return out;
-}
+// Seeded shuffling, batches and subsets of a split (z-score statistics: contracts/normalization.ts).
+import { PIXELS_PER_IMAGE } from "../contracts/image.ts";
+import type { Split } from "./fashion-mnist.ts";
 
 /** mulberry32: tiny, fast, and its whole state is one integer, so checkpoints can save it. */
 export interface Rng {

@@ -2,10 +2,13 @@
 // worker needs to turn an image into predictions travels in this file, so the
 // worker never imports training code.
 import { z } from "zod";
+import { modelInputSchema } from "./image.ts";
+import { normalizationSchema } from "./normalization.ts";
+import { parseOrFail } from "./parse.ts";
+import { TASK_NAME } from "./tasks.ts";
 
 export const MANIFEST_FORMAT = "stitch-edge-manifest";
 export const MANIFEST_FORMAT_VERSION = 1;
-export const MANIFEST_FILE = "manifest.json";
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "expected a lowercase hex SHA-256");
 
@@ -15,29 +18,17 @@ export const modelFileSchema = z.object({
   sha256: sha256Hex,
 });
 
-/** The engine's packed weights (engine/pack-format.ts), written beside the ONNX graph it was packed from. */
+/** The engine's packed weights (contracts/engine-pack.ts), written beside the ONNX graph it was packed from. */
 export const engineFileSchema = modelFileSchema.extend({ formatVersion: z.number().int().positive() });
 
 export const taskEntrySchema = z.object({
-  name: z.string().regex(/^[a-z][a-z0-9_]*$/),
+  name: z.string().regex(TASK_NAME),
   classes: z.array(z.string().min(1)).min(2),
   /** Name of this task's logits output in the ONNX graph. */
   output: z.string().min(1),
   /** Test-set accuracy of the trained (tfjs) model and of each exported graph. */
   accuracy: z.object({ trained: z.number(), float32: z.number(), int8: z.number() }),
 });
-
-export const normalizationSchema = z
-  .object({
-    /** "global": one mean/std over all training pixels; "per_pixel": 784 of each. */
-    kind: z.enum(["global", "per_pixel"]),
-    /** In raw pixel units (0-255, 0 = background), applied as (x - mean) / std. */
-    mean: z.array(z.number()),
-    std: z.array(z.number().positive()),
-  })
-  .refine((n) => n.mean.length === n.std.length && n.mean.length === (n.kind === "global" ? 1 : 784), {
-    message: "normalization mean/std length must be 1 (global) or 784 (per_pixel)",
-  });
 
 export const manifestSchema = z.object({
   format: z.literal(MANIFEST_FORMAT),
@@ -50,18 +41,7 @@ export const manifestSchema = z.object({
     meanAccuracy: z.number(),
   }),
   tasks: z.array(taskEntrySchema).min(1),
-  input: z.object({
-    name: z.string().min(1),
-    /** -1 marks the batch dimension. */
-    shape: z.array(z.number().int()),
-    layout: z.enum(["NHWC", "NCHW"]),
-    dtype: z.literal("float32"),
-    height: z.literal(28),
-    width: z.literal(28),
-    channels: z.literal(1),
-    /** Training images are light objects on a dark background. */
-    background: z.literal("dark"),
-  }),
+  input: modelInputSchema,
   normalization: normalizationSchema,
   quantization: z.object({
     format: z.literal("QDQ"),
@@ -82,27 +62,9 @@ export const manifestSchema = z.object({
 
 export type Manifest = z.infer<typeof manifestSchema>;
 
-/** The one input every exported graph takes: a batch of z-scored 28x28 grayscale images, NHWC. */
-export const MODEL_INPUT: Manifest["input"] = {
-  name: "image",
-  shape: [-1, 28, 28, 1],
-  layout: "NHWC",
-  dtype: "float32",
-  height: 28,
-  width: 28,
-  channels: 1,
-  background: "dark",
-};
 export type TaskEntry = z.infer<typeof taskEntrySchema>;
-export type Normalization = z.infer<typeof normalizationSchema>;
 
 /** Parses and validates a manifest, naming the first offending field. */
 export function parseManifest(value: unknown): Manifest {
-  const result = manifestSchema.safeParse(value);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const where = issue?.path.length ? issue.path.join(".") : "(root)";
-    throw new Error(`invalid manifest at ${where}: ${issue?.message ?? "unknown error"}`);
-  }
-  return result.data;
+  return parseOrFail(manifestSchema, value, (problem) => new Error(`invalid manifest at ${problem}`));
 }

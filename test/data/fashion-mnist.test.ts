@@ -14,7 +14,7 @@ import {
   type IdxFileSpec,
   loadFashionMnist,
   SYSTEM_DATA_DIR,
-} from "../../train/data.ts";
+} from "../../data/fashion-mnist.ts";
 
 /** A tiny IDX file pair set with its own specs, so tests run on a few images. */
 function tinyIdx(count: number, prefix: string) {

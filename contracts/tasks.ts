@@ -1,5 +1,4 @@
 // Tasks are data: a name, class names, and where each Fashion-MNIST label goes.
-import fs from "node:fs";
 
 export const SOURCE_CLASSES = [
   "T-shirt/top",
@@ -36,7 +35,7 @@ export const DEFAULT_TASKS: TaskSpec[] = [
   BUILTIN_TASKS.category as TaskSpec,
 ];
 
-const TASK_NAME = /^[a-z][a-z0-9_]*$/;
+export const TASK_NAME = /^[a-z][a-z0-9_]*$/;
 
 export class TaskFileError extends Error {
   override name = "TaskFileError";
@@ -112,22 +111,17 @@ export function parseTaskFile(value: unknown, file: string): TaskSpec[] {
   return parsed;
 }
 
-export function loadTaskFile(file: string): TaskSpec[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (error) {
-    throw new TaskFileError(
-      `${file}: cannot read task file (${(error as NodeJS.ErrnoException).code ?? "error"})`,
-    );
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new TaskFileError(`${file}: not valid JSON (${(error as Error).message})`);
-  }
-  return parseTaskFile(value, file);
+/** A run's tasks.json: the task list in tower order, bare or as a task file {"tasks": [...]}. */
+export function parseRunTasks(value: unknown, file: string): TaskSpec[] {
+  if (!Array.isArray(value)) return parseTaskFile(value, file);
+  if (value.length === 0) throw new TaskFileError(`${file} lists no task`);
+  const parsed = value.map((entry, index) => validateTask(entry, `${file}: [${index}]`));
+  parsed.forEach((task, index) => {
+    if (parsed.findIndex((other) => other.name === task.name) !== index) {
+      throw new TaskFileError(`${file}: [${index}]: task name "${task.name}" is used twice`);
+    }
+  });
+  return parsed;
 }
 
 /** The task's class index for every source label. */

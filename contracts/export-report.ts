@@ -1,0 +1,82 @@
+// export-report.json: what the export measured (sizes, calibration, parity per task, every
+// check), read back by the pipeline and the export-parity benchmark.
+import { z } from "zod";
+import { parseOrFail } from "./parse.ts";
+
+export const taskComparisonSchema = z.object({
+  task: z.string(),
+  maxAbsLogitDelta: z.number(),
+  /** Share of images whose predicted class is the reference's. */
+  agreement: z.number(),
+  accuracy: z.number(),
+  referenceAccuracy: z.number(),
+});
+
+export type TaskComparison = z.infer<typeof taskComparisonSchema>;
+
+export const checkSchema = z.object({
+  name: z.string(),
+  value: z.number(),
+  limit: z.number(),
+  passed: z.boolean(),
+});
+
+export type Check = z.infer<typeof checkSchema>;
+
+export const tolerancesSchema = z.object({
+  /** float32 ONNX vs tfjs, any logit. */
+  maxLogitDelta: z.number(),
+  /** int8 vs tfjs test accuracy, in percentage points, per task. */
+  maxAccuracyDropPoints: z.number(),
+  /** int8 vs tfjs predicted-class agreement, per task. */
+  minAgreement: z.number(),
+  /** int8 file bytes / float32 file bytes. */
+  maxSizeRatio: z.number(),
+  /** The engine vs the int8 graph in onnxruntime-web, predicted-class agreement per task. */
+  minEngineAgreement: z.number().default(0.999),
+  /** The engine's test accuracy vs the int8 graph's, in percentage points, per task. */
+  maxEngineAccuracyDelta: z.number().default(0.05),
+});
+
+export type Tolerances = z.infer<typeof tolerancesSchema>;
+
+export const exportReportSchema = z.object({
+  /** The run folder exported, as given to the export. */
+  run: z.string(),
+  layout: z.enum(["fused", "per_tower"]),
+  opset: z.number().int(),
+  testImages: z.number().int(),
+  sizes: z.object({ float32Bytes: z.number().int(), int8Bytes: z.number().int(), ratio: z.number() }),
+  calibration: z.object({
+    samples: z.number().int(),
+    selectionSamples: z.number().int(),
+    chosen: z.string(),
+    candidates: z.array(
+      z.object({
+        method: z.string(),
+        meanAgreementWithFloat32: z.number(),
+        tasks: z.array(taskComparisonSchema),
+      }),
+    ),
+  }),
+  tolerances: tolerancesSchema,
+  tasks: z.array(
+    z.object({
+      task: z.string(),
+      float32: taskComparisonSchema,
+      int8: taskComparisonSchema,
+      /** The engine against the int8 graph in onnxruntime-web (per-tower exports). */
+      engine: taskComparisonSchema.optional(),
+    }),
+  ),
+  /** Which kernels the engine ran and the pack's size (per-tower exports). */
+  engine: z.object({ kernels: z.string(), packBytes: z.number().int() }).optional(),
+  checks: z.array(checkSchema),
+});
+
+export type ExportReport = z.infer<typeof exportReportSchema>;
+
+/** Parses and validates an export report, naming the first offending field. */
+export function parseExportReport(value: unknown, file: string): ExportReport {
+  return parseOrFail(exportReportSchema, value, (problem) => new Error(`${file}: ${problem}`));
+}

@@ -121,7 +121,7 @@ export function packLinear(
 type Value =
   | { kind: "image" }
   | { kind: "dq"; tensor: number }
-  | { kind: "weight"; name: string }
+  | { kind: "weight"; name: string; scale: string; zeroPoint: string | undefined }
   | { kind: "linear"; node: onnxProto.onnx.INodeProto; input: number; relu: boolean }
   | { kind: "pool"; input: number }
   | { kind: "flatten"; input: number }
@@ -185,17 +185,17 @@ export function packEngine(
   const weightInfo = (name: string | null | undefined) => {
     const v = follow(name);
     if (v.kind !== "weight") throw new PackError(`${name} is not a dequantized int8 initializer`);
-    return v.name;
+    return v;
   };
 
   /** Emits a Conv (3x3 same, or a kernel covering the whole map = dense) ending in QuantizeLinear. */
   const emitLinear = (v: Extract<Value, { kind: "linear" }>, outScale: number, outZp: number): number => {
     const node = v.node;
     const input = tensor(v.input);
-    const wName = weightInfo(node.input?.[1]);
+    const wName = weightInfo(node.input?.[1]).name;
     const w = init(wName);
-    const wScales = init(`${wName}/scale`).values as Float32Array;
-    const bName = node.input?.[2] ? weightInfo(node.input[2]) : undefined;
+    const wScales = init(weightInfo(node.input?.[1]).scale).values as Float32Array;
+    const bName = node.input?.[2] ? weightInfo(node.input[2]).name : undefined;
     const n = w.dims[0] as number;
     const bias = bName ? (init(bName).values as Int32Array) : new Int32Array(n);
     const scales = Float32Array.from(wScales, (ws) => Math.fround(Math.fround(input.scale * ws) / outScale));
@@ -218,7 +218,9 @@ export function packEngine(
           weights[i * nPadded + col] = Math.fround(
             (wv[col * 9 * c + i] as number) * (wScales[col] as number),
           );
-      const bScales = bName ? (init(`${bName}/scale`).values as Float32Array) : new Float32Array(n);
+      const bScales = bName
+        ? (init(weightInfo(node.input?.[2]).scale).values as Float32Array)
+        : new Float32Array(n);
       const floatBias = new Float32Array(nPadded);
       for (let col = 0; col < n; col++)
         floatBias[col] = Math.fround(Math.fround(bias[col] as number) * (bScales[col] as number));
@@ -318,8 +320,17 @@ export function packEngine(
         break;
       }
       case "DequantizeLinear": {
-        if (inits.has(inputs[0] as string)) values.set(out, { kind: "weight", name: inputs[0] as string });
-        else values.set(out, follow(inputs[0]));
+        if (inits.has(inputs[0] as string)) {
+          const zeroPoint = inputs[2] || undefined;
+          if (zeroPoint && init(zeroPoint).values.some((z) => Number(z) !== 0))
+            throw new PackError(`${node.name}: ${inputs[0]} is not symmetric (non-zero zero point)`);
+          values.set(out, {
+            kind: "weight",
+            name: inputs[0] as string,
+            scale: inputs[1] as string,
+            zeroPoint,
+          });
+        } else values.set(out, follow(inputs[0]));
         break;
       }
       case "Conv":
@@ -332,14 +343,16 @@ export function packEngine(
           if ((attrInt(node, "transA") ?? 0) !== 0 || (attrInt(node, "transB") ?? 0) !== 0)
             throw new PackError(`${node.name}: transposed Gemm is not supported`);
           const from = tensor(input);
-          const wName = weightInfo(inputs[1]);
+          const wName = weightInfo(inputs[1]).name;
           const w = init(wName);
           const [k, n] = w.dims as [number, number];
           if (k !== from.shape[0] * from.shape[1] * from.shape[2])
             throw new PackError(`${node.name}: ${k} inputs, its input has ${from.shape.join("x")}`);
           const wv = w.values as Int8Array;
-          const bias = inputs[2] ? (init(weightInfo(inputs[2])).values as Int32Array) : new Int32Array(n);
-          const scales = Float32Array.from(init(`${wName}/scale`).values as Float32Array, (ws) =>
+          const bias = inputs[2]
+            ? (init(weightInfo(inputs[2]).name).values as Int32Array)
+            : new Int32Array(n);
+          const scales = Float32Array.from(init(weightInfo(inputs[1]).scale).values as Float32Array, (ws) =>
             Math.fround(from.scale * ws),
           );
           const linear = packLinear(
@@ -379,6 +392,10 @@ export function packEngine(
         break;
       case "Mul": {
         const input = dqTensor(inputs[0]);
+        if (!inits.has(inputs[1] as string))
+          throw new PackError(
+            `${node.name}: a cross-stitch coefficient must be a float initializer (QDQ Mul is not supported)`,
+          );
         const coefficient = init(inputs[1]).values as Float32Array;
         const channels = tensor(input).shape[2];
         const alpha =

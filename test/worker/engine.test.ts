@@ -9,9 +9,11 @@ import { after, before, test } from "node:test";
 import { loadKernels } from "../../export/engine-run.ts";
 import { writeEngineFixtureArtifacts } from "../../testing/engine-fixture.ts";
 import { directoryAssets, loadTestImages } from "../../testing/worker.ts";
+import { nodeCodecModules } from "../../worker/dev/codecs.ts";
 import { stageAssets } from "../../worker/dev/stage-assets.ts";
 import { ortEngine } from "../../worker/engine-ort.ts";
 import { stitchEngine } from "../../worker/engine-stitch.ts";
+import { ImageDecoder } from "../../worker/image-decode.ts";
 import { type Bindings, createApp } from "../../worker/index.ts";
 import { ModelHolder } from "../../worker/inference.ts";
 
@@ -25,12 +27,15 @@ const envOf = (engine: string, files = assets): Bindings => ({
   MAX_BATCH: "32",
 });
 let body: string;
+const decoder = new ImageDecoder(nodeCodecModules);
 const stitch = createApp(
   new ModelHolder(
     stitchEngine({ relaxed: await loadKernels("relaxed"), simd128: await loadKernels("simd128") }),
   ),
+  undefined,
+  decoder,
 );
-const ort = createApp(new ModelHolder(ortEngine()));
+const ort = createApp(new ModelHolder(ortEngine()), undefined, decoder);
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), "stitch-edge-engine-"));
@@ -82,7 +87,7 @@ test("ENGINE naming the engine this build lacks is a 503 that says so", async ()
   assert.equal((await predict(stitch, envOf("stitch"))).status, 200);
 });
 
-test("a manifest without an engine pack is a 503 naming the missing entry", async () => {
+test("a manifest without an engine pack is a 503 (the reason goes to the log)", async () => {
   const manifest = JSON.parse(await readFile(join(root, "assets", "manifest.json"), "utf8"));
   delete manifest.models.engine;
   const withoutPack = envOf("stitch", {
@@ -95,23 +100,22 @@ test("a manifest without an engine pack is a 503 naming the missing entry", asyn
     new ModelHolder(
       stitchEngine({ relaxed: await loadKernels("relaxed"), simd128: await loadKernels("simd128") }),
     ),
+    undefined,
+    decoder,
   );
   const response = await predict(fresh, withoutPack);
   assert.equal(response.status, 503);
-  assert.match(((await response.json()) as { error: { message: string } }).error.message, /models\.engine/);
+  assert.equal(((await response.json()) as { error: { code: string } }).error.code, "model_unavailable");
 });
 
 test("MAX_BATCH caps the images per request with a 413 that names the limit", async () => {
   const response = await predict(stitch, { ...envOf("stitch"), MAX_BATCH: "3" });
   assert.equal(response.status, 413);
-  assert.match(
-    ((await response.json()) as { error: { message: string } }).error.message,
-    /8 images.*at most 3/,
-  );
+  assert.match(((await response.json()) as { error: { message: string } }).error.message, /at most 3 images/);
   assert.equal((await predict(stitch, { ...envOf("stitch"), MAX_BATCH: "8" })).status, 200);
 });
 
-test("a truncated engine pack is a 503 naming the byte count", async () => {
+test("a truncated engine pack is a 503 (the byte count goes to the log)", async () => {
   const truncated = envOf("stitch", {
     fetch: async (request) => {
       const response = await assets.fetch(request);
@@ -123,8 +127,10 @@ test("a truncated engine pack is a 503 naming the byte count", async () => {
     new ModelHolder(
       stitchEngine({ relaxed: await loadKernels("relaxed"), simd128: await loadKernels("simd128") }),
     ),
+    undefined,
+    decoder,
   );
   const response = await predict(fresh, truncated);
   assert.equal(response.status, 503);
-  assert.match(((await response.json()) as { error: { message: string } }).error.message, /1000 bytes/);
+  assert.equal(((await response.json()) as { error: { code: string } }).error.code, "model_unavailable");
 });

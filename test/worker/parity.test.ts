@@ -58,7 +58,7 @@ function softmax(logits: ArrayLike<number>): number[] {
   return exps.map((e) => e / total);
 }
 
-test(`workerd answers ${IMAGES} PNG test images as onnxruntime-node does on the same graph`, async () => {
+test(`workerd answers ${IMAGES} PNG test images as onnxruntime-web does on the same int8 graph`, async () => {
   const { images, labels } = await loadTestImages(IMAGES);
   let fashionCorrect = 0;
   // The reference gets what the worker makes of a lossless 28x28 PNG: its own

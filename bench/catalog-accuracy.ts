@@ -17,6 +17,7 @@ import { loadFashionMnist } from "../data/fashion-mnist.ts";
 import { directoryAssets } from "../testing/worker.ts";
 import { nodeCodecModules } from "../worker/dev/codecs.ts";
 import { stageAssets } from "../worker/dev/stage-assets.ts";
+import { ortEngine } from "../worker/engine-ort.ts";
 import { ImageDecoder, MAX_REQUEST_PIXELS } from "../worker/image-decode.ts";
 import { createApp, MAX_BATCH, MAX_BODY_BYTES } from "../worker/index.ts";
 import { type ImagePrediction, ModelHolder } from "../worker/inference.ts";
@@ -44,7 +45,7 @@ const { photos } = JSON.parse(await readFile(join(values.photos, CATALOG_INDEX),
 const { test } = await loadFashionMnist({ log: () => {} });
 const assetsDir = await mkdtemp(join(tmpdir(), "stitch-edge-catalog-"));
 const manifest = await stageAssets(resolve(values.artifacts), assetsDir);
-const app = createApp(new ModelHolder(), undefined, new ImageDecoder(nodeCodecModules));
+const app = createApp(new ModelHolder(ortEngine()), undefined, new ImageDecoder(nodeCodecModules));
 const env = { ASSETS: directoryAssets(assetsDir) };
 
 async function predict(body: BodyInit, contentType?: string): Promise<ImagePrediction[]> {

@@ -5,10 +5,12 @@ import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { ENGINE_FILE } from "../contracts/artifacts.ts";
 import type { Manifest } from "../contracts/manifest.ts";
+import { writeEngineFixtureArtifacts } from "../testing/engine-fixture.ts";
 import { stageAssets } from "../worker/dev/stage-assets.ts";
 import { workerdRuntime } from "../worker/dev/workerd.ts";
-import { BENCH_ARTIFACTS_DIR, writeBenchArtifacts } from "./worker-model.ts";
+import { BENCH_ARTIFACTS_DIR } from "./worker-model.ts";
 
 /** The goals, next to which every figure is reported. */
 export const GOALS = {
@@ -21,14 +23,15 @@ export const GOALS = {
 
 /**
  * The graph to measure: $STITCH_ARTIFACTS, else artifacts/ when the export
- * stage has written it, else the random-weight stand-in of the same architecture.
+ * stage has written it, else a random-weight export of the same architecture made by the
+ * export's own passes and quantization, with the engine pack the default build serves.
  */
 export async function benchArtifacts(): Promise<string> {
   const chosen =
     process.env.STITCH_ARTIFACTS ?? (existsSync("artifacts/manifest.json") ? "artifacts" : undefined);
   if (chosen) return resolve(chosen);
   const dir = resolve(BENCH_ARTIFACTS_DIR);
-  if (!existsSync(join(dir, "manifest.json"))) await writeBenchArtifacts(dir);
+  if (!existsSync(join(dir, ENGINE_FILE))) await writeEngineFixtureArtifacts(dir);
   return dir;
 }
 

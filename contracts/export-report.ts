@@ -32,6 +32,10 @@ export const tolerancesSchema = z.object({
   minAgreement: z.number(),
   /** int8 file bytes / float32 file bytes. */
   maxSizeRatio: z.number(),
+  /** The engine vs the int8 graph in onnxruntime-web, predicted-class agreement per task. */
+  minEngineAgreement: z.number().default(0.999),
+  /** The engine's test accuracy vs the int8 graph's, in percentage points, per task. */
+  maxEngineAccuracyDelta: z.number().default(0.05),
 });
 
 export type Tolerances = z.infer<typeof tolerancesSchema>;
@@ -71,7 +75,17 @@ export const exportReportSchema = z.object({
     ),
   }),
   tolerances: tolerancesSchema,
-  tasks: z.array(z.object({ task: z.string(), float32: taskComparisonSchema, int8: taskComparisonSchema })),
+  tasks: z.array(
+    z.object({
+      task: z.string(),
+      float32: taskComparisonSchema,
+      int8: taskComparisonSchema,
+      /** The engine against the int8 graph in onnxruntime-web (per-tower exports). */
+      engine: taskComparisonSchema.optional(),
+    }),
+  ),
+  /** Which kernels the engine ran and the pack's size (per-tower exports). */
+  engine: z.object({ kernels: z.string(), packBytes: z.number().int() }).optional(),
   checks: z.array(checkSchema),
 });
 

@@ -18,6 +18,9 @@ export const modelFileSchema = z.object({
   sha256: sha256Hex,
 });
 
+/** The engine's packed weights (contracts/engine-pack.ts), written beside the ONNX graph it was packed from. */
+export const engineFileSchema = modelFileSchema.extend({ formatVersion: z.number().int().positive() });
+
 export const taskEntrySchema = z.object({
   name: z.string().regex(TASK_NAME),
   classes: z.array(z.string().min(1)).min(2),
@@ -49,7 +52,12 @@ export const manifestSchema = z.object({
   opset: z.number().int().positive(),
   /** "fused": towers merged into wide/grouped convolutions; "per_tower": one branch per task. */
   graphLayout: z.enum(["fused", "per_tower"]),
-  models: z.object({ int8: modelFileSchema, float32: modelFileSchema }),
+  models: z.object({
+    int8: modelFileSchema,
+    float32: modelFileSchema,
+    /** Absent for a fused-layout export (the engine runs per-tower graphs). */
+    engine: engineFileSchema.optional(),
+  }),
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;

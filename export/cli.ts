@@ -7,7 +7,8 @@ import { tfjsLogits } from "./tfjs-reference.ts";
 
 const USAGE = `usage: npm run export -- --run <run folder> [--out <dir>] [--layout fused|per_tower]
   [--calibration-samples N] [--selection-samples N] [--data_dir <dir>]
-  [--max-logit-delta X] [--max-accuracy-drop POINTS] [--min-agreement FRACTION] [--max-size-ratio FRACTION]`;
+  [--max-logit-delta X] [--max-accuracy-drop POINTS] [--min-agreement FRACTION] [--max-size-ratio FRACTION]
+  [--min-engine-agreement FRACTION] [--max-engine-accuracy-delta POINTS]`;
 
 function positiveNumber(flag: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -37,6 +38,8 @@ async function main(): Promise<void> {
       "max-accuracy-drop": { type: "string" },
       "min-agreement": { type: "string" },
       "max-size-ratio": { type: "string" },
+      "min-engine-agreement": { type: "string" },
+      "max-engine-accuracy-delta": { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -72,6 +75,16 @@ async function main(): Promise<void> {
         "max-size-ratio",
         values["max-size-ratio"],
         DEFAULT_TOLERANCES.maxSizeRatio,
+      ),
+      minEngineAgreement: positiveNumber(
+        "min-engine-agreement",
+        values["min-engine-agreement"],
+        DEFAULT_TOLERANCES.minEngineAgreement,
+      ),
+      maxEngineAccuracyDelta: positiveNumber(
+        "max-engine-accuracy-delta",
+        values["max-engine-accuracy-delta"],
+        DEFAULT_TOLERANCES.maxEngineAccuracyDelta,
       ),
     },
     reference: tfjsLogits,

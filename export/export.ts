@@ -2,7 +2,8 @@
 // graph -> parity on the full test set -> manifest and report, written only
 // when every check passes.
 import { createHash } from "node:crypto";
-import { FLOAT32_FILE, INT8_FILE, MANIFEST_FILE, REPORT_FILE } from "../contracts/artifacts.ts";
+import { ENGINE_FILE, FLOAT32_FILE, INT8_FILE, MANIFEST_FILE, REPORT_FILE } from "../contracts/artifacts.ts";
+import { PACK_VERSION } from "../contracts/engine-pack.ts";
 import type { Check, ExportReport, TaskComparison, Tolerances } from "../contracts/export-report.ts";
 import { MODEL_INPUT } from "../contracts/image.ts";
 import { type Manifest, parseManifest } from "../contracts/manifest.ts";
@@ -11,11 +12,13 @@ import { taskLabels } from "../contracts/tasks.ts";
 import { createRng, gather, shuffledIndices } from "../data/dataset.ts";
 import { loadFashionMnist, type Split } from "../data/fashion-mnist.ts";
 import { type CalibrationMethod, calibratedParams, collectHistograms, describeMethod } from "./calibrate.ts";
+import { loadEngine } from "./engine-run.ts";
 import type { Graph } from "./graph.ts";
 import { hasCrossStitch, INPUT_NAME, importModel, logitsName } from "./import-model.ts";
 import { encodeOnnx, OPSET } from "./onnx.ts";
 import { type Runtime, runAll } from "./ort-session.ts";
 import { stageOutput } from "./output-folder.ts";
+import { packEngine } from "./pack-engine.ts";
 import { compareTask, type TaskLogits } from "./parity.ts";
 import { applyPasses, type GraphLayout } from "./passes/index.ts";
 import { quantizedActivations, quantizeGraph } from "./quantize.ts";
@@ -38,6 +41,8 @@ export const DEFAULT_TOLERANCES: Tolerances = {
   maxAccuracyDropPoints: 0.3,
   minAgreement: 0.995,
   maxSizeRatio: 0.27,
+  minEngineAgreement: 0.999,
+  maxEngineAccuracyDelta: 0.05,
 };
 
 export const CALIBRATION_METHODS: readonly CalibrationMethod[] = [
@@ -199,7 +204,28 @@ export async function exportRun(
       `stitch-edge ${options.layout} int8 QDQ graph of run ${run.name}, calibrated with ${describeMethod(best.method)}`,
     );
     log(`parity on ${test.count} test images: tfjs vs int8 (onnxruntime-web wasm)`);
-    const int8 = compareAll(run, reference, await graphLogits(int8Bytes, "wasm", testImages, run), test);
+    const int8Logits = await graphLogits(int8Bytes, "wasm", testImages, run);
+    const int8 = compareAll(run, reference, int8Logits, test);
+
+    // The engine serves per-tower graphs only; a fused export stays ONNX-only.
+    const packed =
+      options.layout === "per_tower"
+        ? packEngine(
+            int8Bytes,
+            run.tasks.map((t) => ({ name: t.name, output: logitsName(t.name), classes: t.classes.length })),
+          )
+        : undefined;
+    let engine: { kernels: string; tasks: TaskComparison[] } | undefined;
+    if (packed) {
+      const runner = await loadEngine(packed.bytes);
+      log(
+        `parity on ${test.count} test images: int8 (onnxruntime-web wasm) vs the engine (${runner.kernels})`,
+      );
+      const engineLogits = runner
+        .run(testImages)
+        .map((values, i): TaskLogits => ({ classes: run.tasks[i]?.classes.length ?? 0, values }));
+      engine = { kernels: runner.kernels, tasks: compareAll(run, int8Logits, engineLogits, test) };
+    }
 
     const checks: Check[] = [
       ...float32Checks,
@@ -217,6 +243,23 @@ export async function exportRun(
             value: c.agreement,
             limit: tolerances.minAgreement,
             passed: c.agreement >= tolerances.minAgreement,
+          },
+        ];
+      }),
+      ...(engine?.tasks ?? []).flatMap((c) => {
+        const delta = Math.abs(100 * (c.accuracy - c.referenceAccuracy));
+        return [
+          {
+            name: `${c.task}: engine argmax agreement with int8`,
+            value: c.agreement,
+            limit: tolerances.minEngineAgreement,
+            passed: c.agreement >= tolerances.minEngineAgreement,
+          },
+          {
+            name: `${c.task}: engine vs int8 accuracy (points)`,
+            value: delta,
+            limit: tolerances.maxEngineAccuracyDelta,
+            passed: delta <= tolerances.maxEngineAccuracyDelta,
           },
         ];
       }),
@@ -253,7 +296,9 @@ export async function exportRun(
         task: t.name,
         float32: float32[i] as TaskComparison,
         int8: int8[i] as TaskComparison,
+        ...(engine ? { engine: engine.tasks[i] as TaskComparison } : {}),
       })),
+      ...(engine && packed ? { engine: { kernels: engine.kernels, packBytes: packed.bytes.length } } : {}),
       checks,
     };
     failIfAny(checks);
@@ -291,10 +336,21 @@ export async function exportRun(
       models: {
         int8: { file: INT8_FILE, bytes: int8Bytes.length, sha256: sha256(int8Bytes) },
         float32: { file: FLOAT32_FILE, bytes: float32Bytes.length, sha256: sha256(float32Bytes) },
+        ...(packed
+          ? {
+              engine: {
+                file: ENGINE_FILE,
+                bytes: packed.bytes.length,
+                sha256: sha256(packed.bytes),
+                formatVersion: PACK_VERSION,
+              },
+            }
+          : {}),
       },
     });
     await output.write(INT8_FILE, int8Bytes);
     await output.write(FLOAT32_FILE, float32Bytes);
+    if (packed) await output.write(ENGINE_FILE, packed.bytes);
     await output.write(MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`);
     await output.write(REPORT_FILE, `${JSON.stringify(report, null, 2)}\n`);
     await output.commit();

@@ -8,7 +8,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import sharp from "sharp";
 import { formatTable, requestPredictions } from "../client/predict.ts";
-import { FLOAT32_FILE, INT8_FILE, MANIFEST_FILE, REPORT_FILE } from "../contracts/artifacts.ts";
+import { ENGINE_FILE, FLOAT32_FILE, INT8_FILE, MANIFEST_FILE, REPORT_FILE } from "../contracts/artifacts.ts";
 import { IMAGE_SIZE, PIXELS_PER_IMAGE } from "../contracts/image.ts";
 import { type Preset, TRAINING_PRESETS } from "../contracts/presets.ts";
 import { RUN_FILES, type RunSummary } from "../contracts/run-folder.ts";
@@ -223,7 +223,8 @@ async function main() {
   heading(6, total, "serve locally in workerd and ask it about real test images");
   const assetsDir = path.join(runsDir, "worker-assets");
   const manifest = await stageAssets(artifacts, assetsDir);
-  const worker = await startWorkerd(assetsDir);
+  // All samples go in one request: lift the free plan's per-request cap (MAX_BATCH) locally.
+  const worker = await startWorkerd(assetsDir, { MAX_BATCH: "32" });
   try {
     console.log(`workerd serves ${manifest.modelId} at ${worker.url}`);
     const { body } = await requestPredictions(
@@ -241,7 +242,7 @@ done. Where everything is:
   runs           ${baselineDir}
                  ${crossStitchDir}
   comparison     ${comparisonDir}
-  artifacts      ${artifacts} (${INT8_FILE} served, ${FLOAT32_FILE}, ${MANIFEST_FILE}, ${REPORT_FILE})
+  artifacts      ${artifacts} (${ENGINE_FILE} served by the default build, ${INT8_FILE} by --env ort, ${FLOAT32_FILE}, ${MANIFEST_FILE}, ${REPORT_FILE})
   test images    ${path.join(runsDir, "samples")}
 serve it yourself: npm run serve   then: npm run predict -- ${path.relative(process.cwd(), samples[0]!.file)}`);
 }

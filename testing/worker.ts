@@ -9,15 +9,15 @@ import type { Manifest } from "../contracts/manifest.ts";
 import { loadFashionMnist } from "../data/fashion-mnist.ts";
 import { stageAssets } from "../worker/dev/stage-assets.ts";
 import type { AssetFetcher } from "../worker/inference.ts";
-import { writeFixtureArtifacts } from "./onnx-model.ts";
+import { writeEngineFixtureArtifacts } from "./engine-fixture.ts";
 
 export const REPO_ROOT = new URL("../", import.meta.url).pathname;
 export { freePort, type RunningWorker, startWorkerd } from "../worker/dev/workerd.ts";
 
 export interface Fixture {
-  /** Artifacts as the export stage writes them (int8 + fp32 + manifest). */
+  /** Artifacts as the export stage writes them (int8 + fp32 + engine pack + manifest), full-size, random weights. */
   artifactsDir: string;
-  /** What the worker is given: the manifest and the int8 graph. */
+  /** What the worker is given: the manifest, the int8 graph and the engine pack. */
   assetsDir: string;
   manifest: Manifest;
   remove(): Promise<void>;
@@ -27,7 +27,7 @@ export async function makeFixture(): Promise<Fixture> {
   const root = await mkdtemp(join(tmpdir(), "stitch-edge-worker-"));
   const artifactsDir = join(root, "artifacts");
   const assetsDir = join(root, "assets");
-  await writeFixtureArtifacts(artifactsDir);
+  await writeEngineFixtureArtifacts(artifactsDir);
   const manifest = await stageAssets(artifactsDir, assetsDir);
   return { artifactsDir, assetsDir, manifest, remove: () => rm(root, { recursive: true, force: true }) };
 }

@@ -1,8 +1,10 @@
 // The HTTP API: createApp wires the middleware (middleware/) and the routes
-// (routes/). The workerd entry (workerd.ts) wires in ORT's wasm and serves createApp().
+// (routes/). The workerd entries (workerd-stitch.ts: our engine, the default;
+// workerd.ts: onnxruntime-web, the `ort` build) wire in an engine and serve createApp().
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { ApiError } from "./errors.ts";
 import { ImageDecoder } from "./image-decode.ts";
-import { type AssetFetcher, ModelHolder } from "./inference.ts";
+import type { AssetFetcher, ModelHolder } from "./inference.ts";
 import { bearerAuth } from "./middleware/auth.ts";
 import { corsFromEnv } from "./middleware/cors.ts";
 import { answerError, answerNotFound } from "./middleware/errors.ts";
@@ -36,7 +38,7 @@ const bundledCodecs = async () => (await import("./image-wasm.ts")).codecModules
  * worker/dev/codecs.ts: the bundled codecs exist only inside the bundle.
  */
 export function createApp(
-  models = new ModelHolder(),
+  models: ModelHolder,
   probes?: RuntimeProbes,
   decoder = new ImageDecoder(bundledCodecs),
 ) {
@@ -49,6 +51,18 @@ export function createApp(
   app.use("*", securityHeaders);
   app.use("*", corsFromEnv);
   app.use("/v1/*", bearerAuth);
+  // ENGINE (wrangler.toml) names the engine a deployment is meant to run; each entry bundles one.
+  app.use("/v1/*", async (c, next) => {
+    const wanted = c.env?.ENGINE;
+    if (wanted && wanted !== models.opener.name) {
+      throw new ApiError(
+        503,
+        "model_unavailable",
+        `ENGINE is "${wanted}" but this build bundles the ${models.opener.name} engine (wrangler --env ${wanted})`,
+      );
+    }
+    await next();
+  });
 
   registerInfoRoutes(app, models, probes);
   registerPredictRoute(app, models, decoder);

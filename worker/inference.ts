@@ -1,7 +1,7 @@
-// The model behind the API: the manifest and the int8 graph read from the
-// ASSETS binding, the graph's SHA-256 checked against the manifest, and one
-// onnxruntime-web session created on first use and reused by every request.
-import * as ort from "onnxruntime-web/wasm";
+// The model behind the API: the manifest read from the ASSETS binding and one
+// engine (engine-stitch.ts or engine-ort.ts, whichever the entry bundles) opened
+// on first use and reused by every request; files are checked against the
+// manifest's SHA-256 before use.
 import { MANIFEST_FILE } from "../contracts/artifacts.ts";
 import { PIXELS_PER_IMAGE } from "../contracts/image.ts";
 import { type Manifest, parseManifest } from "../contracts/manifest.ts";
@@ -24,9 +24,20 @@ export type ImagePrediction = Record<string, TaskPrediction>;
 /** How many classes each task lists under `top`, best first. */
 export const TOP_CLASSES = 3;
 
-// Workers have no threads, and the proxy worker would need a script URL.
-ort.env.wasm.numThreads = 1;
-ort.env.wasm.proxy = false;
+export type EngineName = "stitch" | "ort";
+
+/** Runs the served graph: per task (manifest order) the logits of `count` images, image-major. */
+export interface LogitsEngine {
+  readonly name: EngineName;
+  run(batch: Float32Array, count: number): Promise<Float32Array[]>;
+  /** Bytes of the engine's wasm linear memory. */
+  heapBytes(): number | undefined;
+}
+
+export interface EngineOpener {
+  readonly name: EngineName;
+  open(assets: AssetFetcher, manifest: Manifest): Promise<LogitsEngine>;
+}
 
 async function readAsset(assets: AssetFetcher, file: string): Promise<Response> {
   const response = await assets.fetch(new Request(`https://assets.invalid/${encodeURIComponent(file)}`));
@@ -36,6 +47,33 @@ async function readAsset(assets: AssetFetcher, file: string): Promise<Response> 
 
 function toHex(bytes: ArrayBuffer): string {
   return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * A file the manifest names, its length checked: hashing the 6.5 MB engine pack in the isolate
+ * costs 25-50 ms of CPU, over the free plan's 10 ms for the first request, so its SHA-256 is
+ * checked where it is staged (worker/dev/stage-assets.ts, before every serve and deploy).
+ */
+export async function readSized(
+  assets: AssetFetcher,
+  entry: { file: string; bytes: number },
+): Promise<Uint8Array<ArrayBuffer>> {
+  const bytes = new Uint8Array(await (await readAsset(assets, entry.file)).arrayBuffer());
+  if (bytes.length !== entry.bytes)
+    throw new Error(`${entry.file} has ${bytes.length} bytes; the manifest says ${entry.bytes}`);
+  return bytes;
+}
+
+/** A file the manifest names, its SHA-256 checked. */
+export async function readVerified(
+  assets: AssetFetcher,
+  entry: { file: string; sha256: string },
+): Promise<Uint8Array<ArrayBuffer>> {
+  const bytes = new Uint8Array(await (await readAsset(assets, entry.file)).arrayBuffer());
+  const digest = toHex(await crypto.subtle.digest("SHA-256", bytes));
+  if (digest !== entry.sha256)
+    throw new Error(`${entry.file} has SHA-256 ${digest}; the manifest says ${entry.sha256}`);
+  return bytes;
 }
 
 function softmax(logits: Float32Array): Float32Array {
@@ -52,19 +90,12 @@ export class Model {
 
   private constructor(
     readonly manifest: Manifest,
-    private readonly session: ort.InferenceSession,
+    readonly engine: LogitsEngine,
   ) {}
 
-  static async load(assets: AssetFetcher): Promise<Model> {
+  static async load(assets: AssetFetcher, opener: EngineOpener): Promise<Model> {
     const manifest = parseManifest(await (await readAsset(assets, MANIFEST_FILE)).json());
-    const served = manifest.models.int8;
-    const bytes = new Uint8Array(await (await readAsset(assets, served.file)).arrayBuffer());
-    const digest = toHex(await crypto.subtle.digest("SHA-256", bytes));
-    if (digest !== served.sha256) {
-      throw new Error(`${served.file} has SHA-256 ${digest}; the manifest says ${served.sha256}`);
-    }
-    const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
-    return new Model(manifest, session);
+    return new Model(manifest, await opener.open(assets, manifest));
   }
 
   /** Runs a batch of normalized 28x28 images and answers every task for each. */
@@ -75,21 +106,16 @@ export class Model {
   }
 
   private async run(images: Float32Array[]): Promise<ImagePrediction[]> {
-    const { input, tasks } = this.manifest;
+    const { tasks } = this.manifest;
     const batch = new Float32Array(images.length * PIXELS_PER_IMAGE);
     images.forEach((image, i) => {
       batch.set(image, i * PIXELS_PER_IMAGE);
     });
-    const dims = input.shape.map((d, i) => (i === 0 ? images.length : d));
-    const feeds = { [input.name]: new ort.Tensor("float32", batch, dims) };
-    const outputs = await this.session.run(
-      feeds,
-      tasks.map((task) => task.output),
-    );
+    const outputs = await this.engine.run(batch, images.length);
     const predictions: ImagePrediction[] = images.map(() => ({}));
-    for (const task of tasks) {
-      const logits = outputs[task.output]?.data;
-      if (!(logits instanceof Float32Array)) throw new Error(`output ${task.output} is not float32`);
+    for (const [t, task] of tasks.entries()) {
+      const logits = outputs[t];
+      if (!logits) throw new Error(`the engine gave no logits for ${task.output}`);
       const classes = task.classes.length;
       predictions.forEach((prediction, i) => {
         const scores = softmax(logits.subarray(i * classes, (i + 1) * classes));
@@ -125,11 +151,15 @@ export const MAX_RETRY_MS = 60_000;
  */
 export class ModelHolder {
   private loading: Promise<Model> | undefined;
+  private model: Model | undefined;
   private failures = 0;
   private retryAt = 0;
   state: ModelState = "idle";
 
-  constructor(private readonly now: () => number = () => Date.now()) {}
+  constructor(
+    readonly opener: EngineOpener,
+    private readonly now: () => number = () => Date.now(),
+  ) {}
 
   /** Seconds until the next load attempt, while a failed load waits for it. */
   retryAfterSeconds(): number | undefined {
@@ -137,13 +167,19 @@ export class ModelHolder {
     return Math.max(1, Math.ceil((this.retryAt - this.now()) / 1000));
   }
 
+  /** Bytes of the loaded engine's wasm memory. */
+  heapBytes(): number | undefined {
+    return this.model?.engine.heapBytes();
+  }
+
   get(assets: AssetFetcher): Promise<Model> {
     if (this.state === "failed" && this.now() < this.retryAt) return Promise.reject(this.unavailable());
     if (!this.loading || this.state === "failed") {
       this.state = "loading";
-      this.loading = Model.load(assets).then(
+      this.loading = Model.load(assets, this.opener).then(
         (model) => {
           this.state = "loaded";
+          this.model = model;
           this.failures = 0;
           return model;
         },

@@ -1,10 +1,12 @@
-// The entry wrangler bundles. Workers forbid compiling WebAssembly from bytes,
+// The entry of the `ort` build (wrangler --env ort): onnxruntime-web as the
+// engine. Workers forbid compiling WebAssembly from bytes,
 // so the ORT wasm arrives as a module compiled at upload (the CompiledWasm rule
 // in wrangler.toml) and ORT's loader is steered onto it; see SPEC.md.
 import * as ort from "onnxruntime-web/wasm";
 // A path, not the package's own export "onnxruntime-web/ort-wasm-simd-threaded.wasm": wrangler
 // 4.164's wasm-module collector resolves that export against this folder and fails (ENOENT).
 import ortWasmModule from "../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm";
+import { ortEngine } from "./engine-ort.ts";
 import { createApp } from "./index.ts";
 import { ModelHolder } from "./inference.ts";
 
@@ -37,4 +39,4 @@ WebAssembly.instantiate = ((source: BufferSource | WebAssembly.Module, imports?:
   });
 }) as typeof WebAssembly.instantiate;
 
-export default createApp(new ModelHolder(), { wasmHeapBytes: () => ortMemory?.buffer.byteLength });
+export default createApp(new ModelHolder(ortEngine(() => ortMemory?.buffer.byteLength)));

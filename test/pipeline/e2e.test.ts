@@ -61,7 +61,8 @@ test("train -> export -> workerd answers both tasks for real test images, mostly
 
   const assetsDir = path.join(root, "assets");
   await stageAssets(artifactsDir, assetsDir);
-  worker = await startWorkerd(assetsDir);
+  // All images in one request: lift the free plan's per-request cap (MAX_BATCH), as the pipeline does.
+  worker = await startWorkerd(assetsDir, { MAX_BATCH: String(IMAGES_SENT) });
 
   const { test: testSet } = await loadFashionMnist({ log: () => {} });
   const pngs = await Promise.all(

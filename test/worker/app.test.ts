@@ -13,6 +13,7 @@ import {
   pixelsBody,
 } from "../../testing/worker.ts";
 import { nodeCodecModules } from "../../worker/dev/codecs.ts";
+import { ortEngine } from "../../worker/engine-ort.ts";
 import { ImageDecoder } from "../../worker/image-decode.ts";
 import { type Bindings, createApp, MAX_BATCH, MAX_BODY_BYTES } from "../../worker/index.ts";
 import type { ImagePrediction } from "../../worker/inference.ts";
@@ -22,11 +23,11 @@ let fixture: Fixture;
 let env: Bindings;
 let images: Uint8Array[];
 const decoder = new ImageDecoder(nodeCodecModules);
-const app = createApp(new ModelHolder(), undefined, decoder);
+const app = createApp(new ModelHolder(ortEngine()), undefined, decoder);
 
 before(async () => {
   fixture = await makeFixture();
-  env = { ASSETS: directoryAssets(fixture.assetsDir), CORS_ORIGINS: "" };
+  env = { ASSETS: directoryAssets(fixture.assetsDir), CORS_ORIGINS: "", ENGINE: "ort", MAX_BATCH: "32" };
   images = (await loadTestImages(3)).images;
 });
 after(() => fixture.remove());
@@ -58,7 +59,7 @@ async function expectError(response: Response, status: number, code: string) {
 
 describe("successful requests", () => {
   test("/health says loading (503) until the model is loaded, then ok (200)", async () => {
-    const fresh = createApp(new ModelHolder(), undefined, decoder);
+    const fresh = createApp(new ModelHolder(ortEngine()), undefined, decoder);
     const first = await fresh.request("/health", {}, env);
     assert.equal(first.status, 503);
     assert.deepEqual(await first.json(), { status: "loading", modelLoaded: false });
@@ -115,7 +116,10 @@ describe("successful requests", () => {
   });
 
   test("/v1/model serves the manifest; /openapi.json documents the API; / is the page", async () => {
-    assert.deepEqual(await (await app.request("/v1/model", {}, env)).json(), fixture.manifest);
+    assert.deepEqual(await (await app.request("/v1/model", {}, env)).json(), {
+      ...fixture.manifest,
+      engine: "ort",
+    });
     const spec = (await (await app.request("/openapi.json", {}, env)).json()) as {
       paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> } }>>;
     };
@@ -229,7 +233,7 @@ describe("errors", () => {
 
   test("503 with a fixed message when the graph does not match its hash; retried after a backoff", async () => {
     let now = 0;
-    const models = new ModelHolder(() => now);
+    const models = new ModelHolder(ortEngine(), () => now);
     const broken = createApp(models, undefined, decoder);
     const modelPath = join(fixture.assetsDir, fixture.manifest.models.int8.file);
     const original = new Uint8Array(

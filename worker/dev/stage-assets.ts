@@ -1,5 +1,6 @@
 // Builds the worker's static-assets folder from an artifacts folder: the
-// manifest and only the graph it serves (models.int8.file), hash-checked here
+// manifest and only the files it serves (models.int8.file, and the engine pack
+// models.engine.file where the export wrote one), hash-checked here
 // so a stale or partial export fails before wrangler starts. The fp32 graph
 // stays behind: it is not served, and at ~26 MB it is over the 25 MiB asset limit.
 //
@@ -18,16 +19,21 @@ export async function stageAssets(artifactsDir: string, assetsDir: string): Prom
     throw new Error(`no ${MANIFEST_FILE} in ${artifactsDir} (run the export stage first): ${error.message}`);
   });
   const manifest = parseManifest(JSON.parse(manifestText));
-  const served = manifest.models.int8;
-  const model = await readFile(join(artifactsDir, served.file));
-  const digest = createHash("sha256").update(model).digest("hex");
-  if (digest !== served.sha256) {
-    throw new Error(`${served.file} has SHA-256 ${digest}, the manifest says ${served.sha256}`);
-  }
+  const served = [manifest.models.int8, ...(manifest.models.engine ? [manifest.models.engine] : [])];
+  const files = await Promise.all(
+    served.map(async (entry) => {
+      const bytes = await readFile(join(artifactsDir, entry.file));
+      const digest = createHash("sha256").update(bytes).digest("hex");
+      if (digest !== entry.sha256) {
+        throw new Error(`${entry.file} has SHA-256 ${digest}, the manifest says ${entry.sha256}`);
+      }
+      return { file: entry.file, bytes };
+    }),
+  );
   await rm(assetsDir, { recursive: true, force: true });
   await mkdir(assetsDir, { recursive: true });
   await writeFile(join(assetsDir, MANIFEST_FILE), manifestText);
-  await writeFile(join(assetsDir, served.file), model);
+  for (const { file, bytes } of files) await writeFile(join(assetsDir, file), bytes);
   return manifest;
 }
 
@@ -37,7 +43,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   try {
     const manifest = await stageAssets(artifactsDir, assetsDir);
     console.log(
-      `staged ${manifest.modelId} (${manifest.models.int8.file}) from ${artifactsDir} into ${assetsDir}`,
+      `staged ${manifest.modelId} (${[manifest.models.int8, manifest.models.engine].flatMap((e) => (e ? [e.file] : [])).join(", ")}) from ${artifactsDir} into ${assetsDir}`,
     );
   } catch (error) {
     console.error(`stage-assets: ${error instanceof Error ? error.message : String(error)}`);

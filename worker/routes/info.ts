@@ -16,7 +16,7 @@ const healthSchema = z.object({
     .int()
     .optional()
     .openapi({ description: "When failed: until the next attempt" }),
-  wasmHeapBytes: z.number().int().optional().openapi({ description: "onnxruntime's wasm memory" }),
+  wasmHeapBytes: z.number().int().optional().openapi({ description: "the engine's wasm memory" }),
 });
 
 const healthRoute = createRoute({
@@ -38,7 +38,14 @@ const modelRoute = createRoute({
   summary: "The served model's manifest: tasks, classes, accuracies, quantization, hashes, version",
   security: [{ bearer: [] }],
   responses: {
-    200: { description: "The manifest", content: { "application/json": { schema: manifestSchema } } },
+    200: {
+      description: "The manifest, and the engine that runs the graph",
+      content: {
+        "application/json": {
+          schema: manifestSchema.extend({ engine: z.enum(["stitch", "ort"]) }).openapi("ModelInfo"),
+        },
+      },
+    },
     401: errorContent("API_TOKEN is set and the bearer token is missing or wrong"),
     503: errorContent("The model could not be loaded"),
   },
@@ -65,12 +72,14 @@ export function registerInfoRoutes(
       status,
       modelLoaded: status === "ok",
       retryAfterSeconds,
-      wasmHeapBytes: probes?.wasmHeapBytes(),
+      wasmHeapBytes: probes?.wasmHeapBytes() ?? models.heapBytes(),
     } as const;
     return status === "ok" ? c.json(body, 200) : c.json(body, 503);
   });
 
   app.openapi(pageRoute, (c) => c.html(renderPage(c.get("secureHeadersNonce") ?? ""), 200));
 
-  app.openapi(modelRoute, async (c) => c.json((await models.get(c.env.ASSETS)).manifest, 200));
+  app.openapi(modelRoute, async (c) =>
+    c.json({ ...(await models.get(c.env.ASSETS)).manifest, engine: models.opener.name }, 200),
+  );
 }

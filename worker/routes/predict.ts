@@ -130,8 +130,17 @@ export function validationError(error: z.ZodError): ApiError {
   return new ApiError(400, code, FIXED_VALIDATION_MESSAGES[code] ?? "invalid body");
 }
 
-const tooManyImages = () =>
-  new ApiError(413, "too_many_images", `a request may hold at most ${MAX_BATCH} images`);
+/**
+ * This deployment's images-per-request limit: the MAX_BATCH var (wrangler.toml; sized so that a
+ * request stays within the free plan's 10 ms of CPU), never above MAX_BATCH.
+ */
+export function batchLimit(env: { MAX_BATCH?: string } | undefined): number {
+  const configured = Number(env?.MAX_BATCH);
+  return Number.isInteger(configured) && configured >= 1 ? Math.min(configured, MAX_BATCH) : MAX_BATCH;
+}
+
+const tooManyImages = (limit: number) =>
+  new ApiError(413, "too_many_images", `a request may hold at most ${limit} images (MAX_BATCH)`);
 
 const ms = (value: number) => value.toFixed(2);
 
@@ -146,16 +155,17 @@ export function registerPredictRoute(
     let decodeMs = 0;
     let preprocessMs = 0;
     let pixels: ArrayLike<number>[];
+    const limit = batchLimit(c.env);
     if (JSON_TYPE.test(contentType)) {
       // The JSON validator ran for this content type; the route's typing only knows the query.
       const body = (c.req.valid as (target: "json") => unknown)("json") as z.infer<typeof predictJsonSchema>;
       pixels = "pixels" in body ? [body.pixels] : body.images.map((image) => image.pixels);
-      if (pixels.length > MAX_BATCH) throw tooManyImages();
+      if (pixels.length > limit) throw tooManyImages(limit);
     } else {
       let images: Uint8Array[];
       if (contentType.startsWith("multipart/form-data")) {
         const body = await readBody(c.req);
-        images = multipartField(body, contentType, "image", MAX_BATCH);
+        images = multipartField(body, contentType, "image", limit);
         if (images.length === 0) throw new ApiError(400, "invalid_body", 'send the images in field "image"');
       } else if (IMAGE_TYPES.some((type) => contentType.startsWith(type))) {
         images = [await readBody(c.req)];

@@ -37,10 +37,18 @@ const USAGE = `usage: npm run pipeline -- [--quick] [--seed N] [--data_dir DIR] 
   --seed N       seed of both training runs (1)
   --data_dir     folder with the Fashion-MNIST IDX files (default: the loader's search order)
   --runs_dir     where the run folders go (runs/pipeline or runs/pipeline-quick)
-  --artifacts    where the exported graph and manifest go (artifacts)
+  --artifacts    where the exported graph and manifest go (artifacts or artifacts-quick)
   --samples N    test images sent to the local worker at the end (8)`;
 
-class PipelineError extends Error {}
+/** exitCode: 2 for a usage mistake, 130 when a stage was interrupted, 1 otherwise. */
+class PipelineError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
 
 function parseConfig(argv: string[]): PipelineConfig {
   let parsed: ReturnType<typeof parseArgs>;
@@ -53,13 +61,13 @@ function parseConfig(argv: string[]): PipelineConfig {
         seed: { type: "string", default: "1" },
         data_dir: { type: "string" },
         runs_dir: { type: "string" },
-        artifacts: { type: "string", default: "artifacts" },
+        artifacts: { type: "string" },
         samples: { type: "string", default: "8" },
         help: { type: "boolean", default: false },
       },
     });
   } catch (error) {
-    throw new PipelineError(`${(error as Error).message}\n${USAGE}`);
+    throw new PipelineError(`${(error as Error).message}\n${USAGE}`, 2);
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
   if (values.help) {
@@ -69,7 +77,7 @@ function parseConfig(argv: string[]): PipelineConfig {
   const integer = (flag: string, min: number) => {
     const value = Number(values[flag]);
     if (!Number.isInteger(value) || value < min) {
-      throw new PipelineError(`--${flag}: expected an integer >= ${min}, got "${values[flag]}"`);
+      throw new PipelineError(`--${flag}: expected an integer >= ${min}, got "${values[flag]}"`, 2);
     }
     return value;
   };
@@ -79,7 +87,8 @@ function parseConfig(argv: string[]): PipelineConfig {
     seed: integer("seed", 0),
     data_dir: (values.data_dir as string | undefined) ?? null,
     runs_dir: (values.runs_dir as string | undefined) ?? (quick ? "runs/pipeline-quick" : "runs/pipeline"),
-    artifacts: values.artifacts as string,
+    // A quick export never lands where `npm run serve` and `npm run deploy` look by default.
+    artifacts: (values.artifacts as string | undefined) ?? (quick ? "artifacts-quick" : "artifacts"),
     samples: integer("samples", 1),
   };
 }
@@ -101,10 +110,9 @@ function runStage(script: string, args: string[]): Promise<void> {
       process.off("SIGINT", forward);
       process.off("SIGTERM", forward);
       if (code === 0) resolve();
-      else
-        reject(
-          new PipelineError(`${script} ${signal ? `was stopped by ${signal}` : `exited with code ${code}`}`),
-        );
+      else if (signal || code === 130)
+        reject(new PipelineError(`${script} was interrupted; run the pipeline again to resume`, 130));
+      else reject(new PipelineError(`${script} exited with code ${code}`));
     });
   });
 }
@@ -119,7 +127,9 @@ async function train(config: PipelineConfig, runDir: string, crossStitch: boolea
     console.log(`finished earlier: ${runDir} (final mean test accuracy ${finished.final.mean.toFixed(4)})`);
     return finished;
   }
-  const interrupted = fs.existsSync(path.join(runDir, "checkpoints"));
+  // Training writes config.json before its first checkpoint: a stop in the first epoch leaves a
+  // run folder without checkpoints, which train.ts resumes from the start only when told --resume.
+  const interrupted = fs.existsSync(path.join(runDir, RUN_FILES.config));
   console.log(interrupted ? `resuming ${runDir} from its last checkpoint` : `training into ${runDir}`);
   await runStage("train/train.ts", [
     "--out",
@@ -143,6 +153,21 @@ function exportedFrom(artifacts: string): string | null {
   if (!exists(MANIFEST_FILE) || !exists(REPORT_FILE)) return null;
   readManifest(artifacts);
   return readExportReport(artifacts).run;
+}
+
+/**
+ * A quick pipeline writes only where it exported before: an export from any other run (a full one,
+ * say) stays, so a later deploy never ships a 3-epoch model by surprise.
+ */
+function refuseToReplace(config: PipelineConfig, artifacts: string, runsDir: string) {
+  if (!config.quick || !fs.existsSync(path.join(artifacts, MANIFEST_FILE))) return;
+  const run = fs.existsSync(path.join(artifacts, REPORT_FILE)) ? readExportReport(artifacts).run : null;
+  if (run !== null && path.resolve(run).startsWith(`${runsDir}${path.sep}`)) return;
+  throw new PipelineError(
+    `--quick: ${artifacts} holds an export of ${run ?? "another run"}, not of this quick pipeline; ` +
+      "choose another --artifacts folder (the default is artifacts-quick)",
+    2,
+  );
 }
 
 /** The first `count` test images as PNG files, so they can be sent again with `npm run predict`. */
@@ -171,6 +196,7 @@ async function main() {
   const total = 6;
   fs.mkdirSync(runsDir, { recursive: true });
   fs.writeFileSync(path.join(runsDir, "pipeline-config.json"), `${JSON.stringify(config, null, 2)}\n`);
+  refuseToReplace(config, artifacts, runsDir);
 
   heading(1, total, "data");
   const samples = await writeSamples(config, path.join(runsDir, "samples"));
@@ -224,11 +250,11 @@ done. Where everything is:
   comparison     ${comparisonDir}
   artifacts      ${artifacts} (${INT8_FILE} served, ${FLOAT32_FILE}, ${MANIFEST_FILE}, ${REPORT_FILE})
   test images    ${path.join(runsDir, "samples")}
-serve it yourself: npm run serve   then: npm run predict -- ${path.relative(process.cwd(), samples[0]!.file)}`);
+serve it yourself: npm run serve${config.artifacts === "artifacts" ? "" : ` -- --artifacts ${config.artifacts}`}   then: npm run predict -- ${path.relative(process.cwd(), samples[0]!.file)}`);
 }
 
 main().catch((error: unknown) => {
   const message = error instanceof Error ? error.message : String(error);
   console.error(`pipeline: ${message}`);
-  process.exit(1);
+  process.exit(error instanceof PipelineError ? error.exitCode : 1);
 });

@@ -1,6 +1,7 @@
 // Serializes a Graph with the protobuf classes generated from the official
 // onnx.proto (package onnx-proto), so the bytes follow the schema, not a guess.
 import onnxProto from "onnx-proto";
+import projectPackage from "../package.json" with { type: "json" };
 import { type Attr, CROSS_STITCH_DOMAIN, type Graph, type Tensor, type ValueInfo } from "./graph.ts";
 
 const { onnx } = onnxProto;
@@ -51,8 +52,15 @@ function valueInfo(info: ValueInfo): onnxProto.onnx.IValueInfoProto {
   };
 }
 
-/** The ONNX model bytes; refuses graphs that still hold export-internal ops. */
-export function encodeOnnx(graph: Graph, docString: string): Uint8Array {
+/**
+ * The ONNX model bytes, describing themselves with `docString` and `metadata` (ONNX's
+ * metadata_props); refuses graphs that still hold export-internal ops.
+ */
+export function encodeOnnx(
+  graph: Graph,
+  docString: string,
+  metadata: Readonly<Record<string, string>> = {},
+): Uint8Array {
   const foreign = graph.nodes.find((n) => n.domain !== undefined);
   if (foreign) {
     const hint = foreign.domain === CROSS_STITCH_DOMAIN ? " (run the cross-stitch pass first)" : "";
@@ -63,8 +71,10 @@ export function encodeOnnx(graph: Graph, docString: string): Uint8Array {
   const model: onnxProto.onnx.IModelProto = {
     irVersion: IR_VERSION,
     opsetImport: [{ domain: "", version: OPSET }],
-    producerName: "stitch-edge",
+    producerName: projectPackage.name,
+    producerVersion: projectPackage.version,
     docString,
+    metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
     graph: {
       name: graph.name,
       node: graph.nodes.map((n) => ({

@@ -6,6 +6,9 @@ import { type Attr, CROSS_STITCH_DOMAIN, type Graph, type Tensor, type ValueInfo
 
 const { onnx } = onnxProto;
 
+/** Who wrote the file, in every ONNX file's producer_name and producer_version. */
+export const PRODUCER = { name: projectPackage.name, version: projectPackage.version } as const;
+
 /** Opset 13: QuantizeLinear/DequantizeLinear with a per-channel axis, Split/ReduceSum with tensor inputs. */
 export const OPSET = 13;
 const IR_VERSION = 7;
@@ -71,8 +74,8 @@ export function encodeOnnx(
   const model: onnxProto.onnx.IModelProto = {
     irVersion: IR_VERSION,
     opsetImport: [{ domain: "", version: OPSET }],
-    producerName: projectPackage.name,
-    producerVersion: projectPackage.version,
+    producerName: PRODUCER.name,
+    producerVersion: PRODUCER.version,
     docString,
     metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
     graph: {

@@ -11,8 +11,8 @@ import { FLOAT32_FILE, INT8_FILE, MANIFEST_FILE, ONNX_METADATA_KEYS } from "../.
 import { MODEL_INPUT } from "../../contracts/image.ts";
 import { parseManifest } from "../../contracts/manifest.ts";
 import { DEFAULT_TOLERANCES, exportRun } from "../../export/export.ts";
+import { PRODUCER } from "../../export/onnx.ts";
 import { tfjsLogits } from "../../export/tfjs-reference.ts";
-import projectPackage from "../../package.json" with { type: "json" };
 import { buildFixtureModel, writeRunFolder } from "../../testing/run-folder.ts";
 
 /** Which Python to ask; CI installs onnx for python3 (pinned in .ci/run). */
@@ -63,7 +63,7 @@ test("exported graphs pass onnx.checker with full_check and carry their own desc
     const checked = spawnSync(PYTHON, ["-c", CHECK_AND_DESCRIBE, join(outDir, file)], { encoding: "utf8" });
     assert.equal(checked.status, 0, `onnx.checker rejected ${file}:\n${checked.stderr}`);
     const described = JSON.parse(checked.stdout);
-    assert.deepEqual(described.producer, [projectPackage.name, projectPackage.version]);
+    assert.deepEqual(described.producer, [PRODUCER.name, PRODUCER.version]);
     assert.match(described.doc, new RegExp(`${precision}.*of run ${manifest.source.run}`));
     assert.match(
       described.doc,

@@ -10,6 +10,9 @@ export const EXIT = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const;
 /** A mistake in how the command was called: printed with the usage, exit 2. */
 export class UsageError extends Error {}
 
+/** The work was stopped (Ctrl-C, a stage interrupted): exit 130. */
+export class InterruptedError extends Error {}
+
 export interface Flag {
   /** What follows the flag in the help ("N", "DIR"); absent for an on/off flag. */
   value?: string;
@@ -104,7 +107,7 @@ export const flagValue = {
 
 /**
  * Runs a command's main and exits with the table's code: `main`'s own, 2 for a UsageError (with the
- * usage), 1 for any other error, printed as one line without a stack.
+ * usage), 130 for an InterruptedError, 1 for any other error, printed as one line without a stack.
  */
 export function runCommand(
   command: Command<z.ZodType>,
@@ -122,6 +125,9 @@ export function runCommand(
         if (error instanceof UsageError) {
           console.error(`${program}: ${error.message}\n${usage(command)}`);
           process.exitCode = EXIT.usage;
+        } else if (error instanceof InterruptedError) {
+          console.error(`${program}: ${error.message}`);
+          process.exitCode = EXIT.interrupted;
         } else {
           console.error(`${program}: ${error instanceof Error ? error.message : String(error)}`);
           process.exitCode = EXIT.failure;

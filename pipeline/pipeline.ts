@@ -5,8 +5,17 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import sharp from "sharp";
+import { z } from "zod";
+import {
+  type Command,
+  EXIT,
+  flagValue,
+  InterruptedError,
+  parseCommand,
+  runCommand,
+  UsageError,
+} from "../cli/args.ts";
 import { formatTable, requestPredictions } from "../client/predict.ts";
 import { FLOAT32_FILE, INT8_FILE, MANIFEST_FILE, REPORT_FILE } from "../contracts/artifacts.ts";
 import { IMAGE_SIZE, PIXELS_PER_IMAGE } from "../contracts/image.ts";
@@ -32,66 +41,39 @@ interface PipelineConfig {
 /** --quick: a first look in a few minutes; the default reproduces the reference hyperparameters. */
 const QUICK_TRAINING = ["--limit", "12000", "--n_epoch", "3"];
 
-const USAGE = `usage: npm run pipeline -- [--quick] [--seed N] [--data_dir DIR] [--runs_dir DIR] [--artifacts DIR] [--samples N]
-  --quick        train on 12k images for 3 epochs (a few minutes) instead of 60k for 30
-  --seed N       seed of both training runs (1)
-  --data_dir     folder with the Fashion-MNIST IDX files (default: the loader's search order)
-  --runs_dir     where the run folders go (runs/pipeline or runs/pipeline-quick)
-  --artifacts    where the exported graph and manifest go (artifacts or artifacts-quick)
-  --samples N    test images sent to the local worker at the end (8)`;
-
-/** exitCode: 2 for a usage mistake, 130 when a stage was interrupted, 1 otherwise. */
-class PipelineError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
-
-function parseConfig(argv: string[]): PipelineConfig {
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        quick: { type: "boolean", default: false },
-        seed: { type: "string", default: "1" },
-        data_dir: { type: "string" },
-        runs_dir: { type: "string" },
-        artifacts: { type: "string" },
-        samples: { type: "string", default: "8" },
-        help: { type: "boolean", default: false },
-      },
-    });
-  } catch (error) {
-    throw new PipelineError(`${(error as Error).message}\n${USAGE}`, 2);
-  }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  const integer = (flag: string, min: number) => {
-    const value = Number(values[flag]);
-    if (!Number.isInteger(value) || value < min) {
-      throw new PipelineError(`--${flag}: expected an integer >= ${min}, got "${values[flag]}"`, 2);
-    }
-    return value;
-  };
-  const quick = values.quick === true;
-  return {
-    quick,
-    seed: integer("seed", 0),
-    data_dir: (values.data_dir as string | undefined) ?? null,
-    runs_dir: (values.runs_dir as string | undefined) ?? (quick ? "runs/pipeline-quick" : "runs/pipeline"),
-    // A quick export never lands where `npm run serve` and `npm run deploy` look by default.
-    artifacts: (values.artifacts as string | undefined) ?? (quick ? "artifacts-quick" : "artifacts"),
-    samples: integer("samples", 1),
-  };
-}
+const command = {
+  name: "npm run pipeline --",
+  summary:
+    "data -> baseline and cross-stitch runs -> comparison -> export of the better run -> workerd answers; re-running resumes.",
+  flags: {
+    quick: { help: "train on 12k images for 3 epochs (a few minutes) instead of 60k for 30" },
+    seed: { value: "N", help: "seed of both training runs (1)" },
+    data_dir: { value: "DIR", help: "folder with the Fashion-MNIST IDX files (the loader's search order)" },
+    runs_dir: { value: "DIR", help: "where the run folders go (runs/pipeline or runs/pipeline-quick)" },
+    artifacts: { value: "DIR", help: "where the export goes (artifacts or artifacts-quick)" },
+    samples: { value: "N", help: "test images sent to the local worker at the end (8)" },
+  },
+  schema: z
+    .object({
+      quick: z.boolean().default(false),
+      seed: flagValue.integer(0).default(1),
+      data_dir: flagValue.path().optional(),
+      runs_dir: flagValue.path().optional(),
+      artifacts: flagValue.path().optional(),
+      samples: flagValue.integer(1).default(8),
+    })
+    .transform(
+      ({ quick, seed, data_dir, runs_dir, artifacts, samples }): PipelineConfig => ({
+        quick,
+        seed,
+        data_dir: data_dir ?? null,
+        runs_dir: runs_dir ?? (quick ? "runs/pipeline-quick" : "runs/pipeline"),
+        // A quick export never lands where `npm run serve` and `npm run deploy` look by default.
+        artifacts: artifacts ?? (quick ? "artifacts-quick" : "artifacts"),
+        samples,
+      }),
+    ),
+} satisfies Command<z.ZodType>;
 
 function heading(step: number, total: number, title: string) {
   console.log(`\n[${step}/${total}] ${title}`);
@@ -110,9 +92,9 @@ function runStage(script: string, args: string[]): Promise<void> {
       process.off("SIGINT", forward);
       process.off("SIGTERM", forward);
       if (code === 0) resolve();
-      else if (signal || code === 130)
-        reject(new PipelineError(`${script} was interrupted; run the pipeline again to resume`, 130));
-      else reject(new PipelineError(`${script} exited with code ${code}`));
+      else if (signal || code === EXIT.interrupted)
+        reject(new InterruptedError(`${script} was interrupted; run the pipeline again to resume`));
+      else reject(new Error(`${script} exited with code ${code}`));
     });
   });
 }
@@ -143,7 +125,7 @@ async function train(config: PipelineConfig, runDir: string, crossStitch: boolea
     ...(interrupted ? ["--resume"] : []),
   ]);
   const summary = finishedSummary(runDir);
-  if (!summary) throw new PipelineError(`${runDir} has no ${RUN_FILES.summary} after training`);
+  if (!summary) throw new Error(`${runDir} has no ${RUN_FILES.summary} after training`);
   return summary;
 }
 
@@ -163,10 +145,9 @@ function refuseToReplace(config: PipelineConfig, artifacts: string, runsDir: str
   if (!config.quick || !fs.existsSync(path.join(artifacts, MANIFEST_FILE))) return;
   const run = fs.existsSync(path.join(artifacts, REPORT_FILE)) ? readExportReport(artifacts).run : null;
   if (run !== null && path.resolve(run).startsWith(`${runsDir}${path.sep}`)) return;
-  throw new PipelineError(
+  throw new UsageError(
     `--quick: ${artifacts} holds an export of ${run ?? "another run"}, not of this quick pipeline; ` +
       "choose another --artifacts folder (the default is artifacts-quick)",
-    2,
   );
 }
 
@@ -186,8 +167,7 @@ async function writeSamples(config: PipelineConfig, dir: string) {
   return samples;
 }
 
-async function main() {
-  const config = parseConfig(process.argv.slice(2));
+async function main(config: PipelineConfig) {
   const runsDir = path.resolve(config.runs_dir);
   const baselineDir = path.join(runsDir, `baseline-s${config.seed}`);
   const crossStitchDir = path.join(runsDir, `cross-stitch-s${config.seed}`);
@@ -253,8 +233,7 @@ done. Where everything is:
 serve it yourself: npm run serve${config.artifacts === "artifacts" ? "" : ` -- --artifacts ${config.artifacts}`}   then: npm run predict -- ${path.relative(process.cwd(), samples[0]!.file)}`);
 }
 
-main().catch((error: unknown) => {
-  const message = error instanceof Error ? error.message : String(error);
-  console.error(`pipeline: ${message}`);
-  process.exit(error instanceof PipelineError ? error.exitCode : 1);
+runCommand(command, async () => {
+  const config = parseCommand(command, process.argv.slice(2));
+  if (config !== null) await main(config);
 });

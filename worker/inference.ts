@@ -112,29 +112,56 @@ export class Model {
   }
 }
 
-/** One model per assets binding, loaded on first use; a failed load is retried by the next request. */
+export type ModelState = "idle" | "loading" | "loaded" | "failed";
+
+/** Wait before the first retry of a failed load; each further failure doubles it, up to the maximum. */
+export const FIRST_RETRY_MS = 1000;
+export const MAX_RETRY_MS = 60_000;
+
+/**
+ * One model per assets binding, loaded on first use and shared. A failed load
+ * is logged with its detail and retried with exponential backoff: until the
+ * next attempt is due, requests get a 503 at once instead of re-running it.
+ */
 export class ModelHolder {
   private loading: Promise<Model> | undefined;
-  loaded = false;
+  private failures = 0;
+  private retryAt = 0;
+  state: ModelState = "idle";
+
+  constructor(private readonly now: () => number = () => Date.now()) {}
+
+  /** Seconds until the next load attempt, while a failed load waits for it. */
+  retryAfterSeconds(): number | undefined {
+    if (this.state !== "failed") return undefined;
+    return Math.max(1, Math.ceil((this.retryAt - this.now()) / 1000));
+  }
 
   get(assets: AssetFetcher): Promise<Model> {
-    if (!this.loading) {
+    if (this.state === "failed" && this.now() < this.retryAt) return Promise.reject(this.unavailable());
+    if (!this.loading || this.state === "failed") {
+      this.state = "loading";
       this.loading = Model.load(assets).then(
         (model) => {
-          this.loaded = true;
+          this.state = "loaded";
+          this.failures = 0;
           return model;
         },
         (error: unknown) => {
-          this.loading = undefined;
-          console.error("model load failed:", error);
-          throw new ApiError(
-            503,
-            "model_unavailable",
-            `the model could not be loaded: ${error instanceof Error ? error.message : String(error)}`,
-          );
+          this.failures += 1;
+          this.state = "failed";
+          this.retryAt = this.now() + Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** (this.failures - 1));
+          console.error(`model load failed (attempt ${this.failures}):`, error);
+          throw this.unavailable();
         },
       );
     }
     return this.loading;
+  }
+
+  private unavailable(): ApiError {
+    return new ApiError(503, "model_unavailable", "the model is not available; retry later", {
+      "Retry-After": String(this.retryAfterSeconds() ?? 1),
+    });
   }
 }

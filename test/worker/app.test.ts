@@ -12,13 +12,17 @@ import {
   makeFixture,
   pixelsBody,
 } from "../../testing/worker.ts";
+import { nodeCodecModules } from "../../worker/dev/codecs.ts";
+import { ImageDecoder } from "../../worker/image-decode.ts";
 import { type Bindings, createApp, MAX_BATCH, MAX_BODY_BYTES } from "../../worker/index.ts";
 import type { ImagePrediction } from "../../worker/inference.ts";
+import { FIRST_RETRY_MS, ModelHolder } from "../../worker/inference.ts";
 
 let fixture: Fixture;
 let env: Bindings;
 let images: Uint8Array[];
-const app = createApp();
+const decoder = new ImageDecoder(nodeCodecModules);
+const app = createApp(new ModelHolder(), undefined, decoder);
 
 before(async () => {
   fixture = await makeFixture();
@@ -53,10 +57,16 @@ async function expectError(response: Response, status: number, code: string) {
 }
 
 describe("successful requests", () => {
-  test("/health answers before the model loads", async () => {
-    const response = await app.request("/health", {}, env);
-    assert.equal(response.status, 200);
-    assert.deepEqual(await response.json(), { status: "ok", modelLoaded: false });
+  test("/health says loading (503) until the model is loaded, then ok (200)", async () => {
+    const fresh = createApp(new ModelHolder(), undefined, decoder);
+    const first = await fresh.request("/health", {}, env);
+    assert.equal(first.status, 503);
+    assert.deepEqual(await first.json(), { status: "loading", modelLoaded: false });
+    // Asking started the load; the model route waits for it.
+    assert.equal((await fresh.request("/v1/model", {}, env)).status, 200);
+    const loaded = await fresh.request("/health", {}, env);
+    assert.equal(loaded.status, 200);
+    assert.deepEqual(await loaded.json(), { status: "ok", modelLoaded: true });
   });
 
   test("JSON pixels: every task, top classes sorted, model id, Server-Timing", async () => {
@@ -113,7 +123,9 @@ describe("successful requests", () => {
     assert.deepEqual(Object.keys(spec.paths["/v1/predict"]?.post?.requestBody?.content ?? {}).sort(), [
       "application/json",
       "image/jpeg",
+      "image/jpg",
       "image/png",
+      "image/webp",
       "multipart/form-data",
     ]);
     const page = await app.request("/", {}, env);
@@ -146,7 +158,10 @@ describe("errors", () => {
       "wrong_pixel_count",
     );
     const tooMany = JSON.stringify({ images: new Array(MAX_BATCH + 1).fill({ pixels }) });
-    await expectError(await post(tooMany, "application/json"), 400, "invalid_body");
+    const tooManyAnswer = await post(tooMany, "application/json");
+    const tooManyBody = (await tooManyAnswer.clone().json()) as { error: { message: string } };
+    assert.match(tooManyBody.error.message, new RegExp(`at most ${MAX_BATCH} images`));
+    await expectError(tooManyAnswer, 413, "too_many_images");
     await expectError(
       await post(JSON.stringify({ pixels: ["a", ...pixels.slice(1)] }), "application/json"),
       400,
@@ -155,6 +170,10 @@ describe("errors", () => {
     await expectError(await post("{", "application/json"), 400, "bad_request");
     await expectError(await post(JSON.stringify({ image: "x" }), "application/json"), 400, "invalid_body");
     await expectError(await post(new FormData()), 400, "invalid_body");
+    const hugeKey = JSON.stringify({ ["k".repeat(100_000)]: 1 });
+    const hugeKeyAnswer = await post(hugeKey, "application/json");
+    assert.ok((await hugeKeyAnswer.clone().text()).length < 300, "the error does not echo the body");
+    await expectError(hugeKeyAnswer, 400, "invalid_body");
   });
 
   test("400 undecodable, 415 unsupported type, 413 over the body or image limit", async () => {
@@ -208,8 +227,10 @@ describe("errors", () => {
     assert.equal(none.headers.get("access-control-allow-origin"), null);
   });
 
-  test("503 when the graph does not match the manifest's hash, and the next request retries", async () => {
-    const broken = createApp();
+  test("503 with a fixed message when the graph does not match its hash; retried after a backoff", async () => {
+    let now = 0;
+    const models = new ModelHolder(() => now);
+    const broken = createApp(models, undefined, decoder);
     const modelPath = join(fixture.assetsDir, fixture.manifest.models.int8.file);
     const original = new Uint8Array(
       await (await env.ASSETS.fetch(new Request("https://a/model.int8.onnx"))).arrayBuffer(),
@@ -220,10 +241,91 @@ describe("errors", () => {
     try {
       const response = await broken.request("/v1/model", {}, env);
       assert.equal(response.status, 503);
-      assert.match(((await response.json()) as { error: { message: string } }).error.message, /SHA-256/);
+      assert.equal(response.headers.get("retry-after"), "1");
+      const { error } = (await response.json()) as { error: { message: string } };
+      assert.doesNotMatch(error.message, /SHA|sha256|[0-9a-f]{16}/, "no loader detail in the answer");
+      const health = await broken.request("/health", {}, env);
+      assert.equal(health.status, 503);
+      assert.equal(((await health.json()) as { status: string }).status, "failed");
     } finally {
       await writeFile(modelPath, original);
     }
+    // Within the backoff the load is not re-run, even though the graph is fixed now.
+    assert.equal((await broken.request("/v1/model", {}, env)).status, 503);
+    now += FIRST_RETRY_MS;
     assert.equal((await broken.request("/v1/model", {}, env)).status, 200);
+    assert.equal((await broken.request("/health", {}, env)).status, 200);
+  });
+
+  test("security headers on the page and the API", async () => {
+    const page = await app.request("/", {}, env);
+    const csp = page.headers.get("content-security-policy") ?? "";
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.match(csp, /default-src 'none'/);
+    const nonce = /script-src 'nonce-([^']+)'/.exec(csp)?.[1];
+    assert.ok(nonce, csp);
+    assert.ok(
+      (await page.text()).includes(`<script type="module" nonce="${nonce}">`),
+      "the script has the nonce",
+    );
+    assert.equal(page.headers.get("x-content-type-options"), "nosniff");
+    assert.equal(page.headers.get("referrer-policy"), "no-referrer");
+    assert.equal(page.headers.get("x-frame-options"), "DENY");
+    const api = await app.request("/nope", {}, env);
+    assert.equal(api.headers.get("x-content-type-options"), "nosniff");
+  });
+});
+
+describe("what clients send", () => {
+  test("image/jpg, image/webp, +json and a multipart part without a filename are accepted", async () => {
+    const source = sharp(images[0] ?? new Uint8Array(), { raw: { width: 28, height: 28, channels: 1 } });
+    const jpeg = new Uint8Array(await source.clone().jpeg().toBuffer());
+    const webp = new Uint8Array(await source.clone().webp().toBuffer());
+    assert.equal((await post(jpeg, "image/jpg")).status, 200);
+    assert.equal((await post(webp, "image/webp")).status, 200);
+    assert.equal((await post(pixelsBody(images[0] ?? []), "application/vnd.api+json")).status, 200);
+    const boundary = "stitchboundary";
+    const encoder = new TextEncoder();
+    const body = new Uint8Array([
+      ...encoder.encode(`--${boundary}\r\nContent-Disposition: form-data; name="image"\r\n\r\n`),
+      ...jpeg,
+      ...encoder.encode(`\r\n--${boundary}--\r\n`),
+    ]);
+    const response = await post(body, `multipart/form-data; boundary=${boundary}`);
+    assert.equal(response.status, 200, await response.clone().text());
+  });
+
+  test("a client that goes away mid-body is answered 400 request_aborted, not a 500", async () => {
+    const controller = new AbortController();
+    const body = new ReadableStream<Uint8Array>({
+      start(stream) {
+        stream.enqueue(new Uint8Array(100));
+        controller.signal.addEventListener("abort", () => stream.error(new Error("connection reset")));
+      },
+    });
+    const request = new Request("http://worker/v1/predict", {
+      method: "POST",
+      body,
+      headers: { "content-type": "image/png" },
+      signal: controller.signal,
+      duplex: "half",
+    } as RequestInit);
+    const answer = app.request(request, undefined, env);
+    setTimeout(() => controller.abort(), 20);
+    await expectError(await answer, 400, "request_aborted");
+  });
+
+  test("?include=input returns the 28x28 image the model saw", async () => {
+    const response = await app.request(
+      "/v1/predict?include=input",
+      {
+        method: "POST",
+        body: await png(images[0] ?? new Uint8Array()),
+        headers: { "content-type": "image/png" },
+      },
+      env,
+    );
+    const { inputs } = (await response.json()) as { inputs: number[][] };
+    assert.deepEqual(inputs[0], Array.from(images[0] ?? []));
   });
 });

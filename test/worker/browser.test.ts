@@ -1,7 +1,10 @@
 // GET / in real headless Chromium against the worker in workerd: picking a
-// file and dropping one both show every task's prediction, the same as the API's.
+// file and dropping one both show every task's prediction, the same as the API's,
+// the 28x28 image the model saw and the request's timing; the drop zone's box
+// overlaps nothing. A screenshot goes to .cache/browser/page.png for a person to look at.
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { after, before, test } from "node:test";
 import { type Browser, chromium } from "playwright-core";
 import sharp from "sharp";
@@ -72,6 +75,15 @@ async function apiLabels(png: Buffer): Promise<Record<string, string>> {
   return Object.fromEntries(Object.entries(predictions[0] ?? {}).map(([task, p]) => [task, p.label]));
 }
 
+async function apiInputs(png: Buffer): Promise<number[]> {
+  const response = await fetch(`${worker.url}/v1/predict?include=input`, {
+    method: "POST",
+    headers: { "content-type": "image/png" },
+    body: new Uint8Array(png),
+  });
+  return ((await response.json()) as { inputs: number[][] }).inputs[0] ?? [];
+}
+
 test("the page shows both predictions for a picked file and a dropped file, and errors in words", {
   skip: skipWithoutChromium,
 }, async () => {
@@ -108,6 +120,29 @@ test("the page shows both predictions for a picked file and a dropped file, and 
   );
   assert.deepEqual(picked, await apiLabels(first));
   assert.match((await page.textContent("#status")) ?? "", new RegExp(fixture.manifest.modelId));
+  assert.match((await page.textContent("#timing")) ?? "", /^Round trip \d+ ms; server: decode .* inference /);
+  // The canvas holds what the model saw: the API's own inputs for the same upload.
+  const seen = await page.$eval("#seen", (canvas) => {
+    const context = (canvas as HTMLCanvasElement).getContext("2d");
+    const data = context?.getImageData(0, 0, 28, 28).data ?? [];
+    return Array.from({ length: 784 }, (_, i) => data[i * 4] ?? -1);
+  });
+  const inputs = await apiInputs(first);
+  assert.deepEqual(seen, inputs);
+  assert.ok(Math.max(...seen) > 200, "the garment shows light on black");
+
+  // The dashed drop zone sits between the lines above and below without touching them.
+  const boxes = await page.evaluate(() =>
+    ["#drop", "body > p:first-of-type", "#drop + p"].map((selector) => {
+      const box = document.querySelector(selector)?.getBoundingClientRect();
+      return box ? { top: box.top, bottom: box.bottom } : undefined;
+    }),
+  );
+  const [drop, above, below] = boxes;
+  assert.ok(drop && above && below, JSON.stringify(boxes));
+  assert.ok(above.bottom <= drop.top && drop.bottom <= below.top, `overlap: ${JSON.stringify(boxes)}`);
+  await mkdir(".cache/browser", { recursive: true });
+  await page.screenshot({ path: ".cache/browser/page.png", fullPage: true });
 
   const pickedPreview = await page.getAttribute("#preview", "src");
   await page.evaluate(async (bytes) => {
@@ -121,7 +156,7 @@ test("the page shows both predictions for a picked file and a dropped file, and 
   assert.notEqual(await page.getAttribute("#preview", "src"), pickedPreview, "the drop replaced the preview");
   assert.deepEqual(await shownLabels(), await apiLabels(second));
 
-  // 2400x1800 is over the worker's 3 MP limit: the page shrinks it before sending.
+  // 2400x1800 is over the worker's 2.1 MP limit: the page shrinks it before sending.
   const photo = await sharp(first).resize(2400, 1800).jpeg().toBuffer();
   const tooLarge = await fetch(`${worker.url}/v1/predict`, {
     method: "POST",

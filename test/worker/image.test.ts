@@ -3,16 +3,14 @@ import { before, describe, test } from "node:test";
 import sharp from "sharp";
 import { PIXELS_PER_IMAGE } from "../../contracts/image.ts";
 import { loadTestImages } from "../../testing/worker.ts";
+import { nodeCodecModules } from "../../worker/dev/codecs.ts";
 import { ApiError } from "../../worker/errors.ts";
-import {
-  decodeToGray,
-  MAX_IMAGE_SIDE,
-  readImageSize,
-  sniffImageKind,
-  toModelPixels,
-} from "../../worker/image.ts";
+import { toModelPixels } from "../../worker/image.ts";
+import { ImageDecoder } from "../../worker/image-decode.ts";
+import { inspectImage, MAX_IMAGE_SIDE, sniffImageKind } from "../../worker/image-formats.ts";
 
 let sample: Uint8Array;
+const decoder = new ImageDecoder(nodeCodecModules);
 
 before(async () => {
   // A Sneaker-like real image: light object on black, as the model was trained.
@@ -20,17 +18,25 @@ before(async () => {
 });
 
 const gray28 = (pixels: Uint8Array) => sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } });
-const pipeline = async (encoded: Buffer) => toModelPixels(decodeToGray(new Uint8Array(encoded)));
+const decodeToGray = async (bytes: Uint8Array) => (await decoder.decodeAll([bytes], (gray) => gray))[0];
+const pipeline = async (encoded: Buffer) => {
+  const gray = await decodeToGray(new Uint8Array(encoded));
+  assert.ok(gray);
+  return toModelPixels(gray);
+};
 const maxDifference = (a: ArrayLike<number>, b: ArrayLike<number>) =>
   Array.from(a).reduce((max, value, i) => Math.max(max, Math.abs(value - (b[i] ?? 0))), 0);
 
-function expectApiError(run: () => unknown, status: number, code: string) {
-  assert.throws(run, (error: unknown) => {
-    assert.ok(error instanceof ApiError, `expected an ApiError, got ${String(error)}`);
-    assert.equal(error.status, status);
-    assert.equal(error.code, code);
-    return true;
-  });
+async function expectApiError(run: () => unknown, status: number, code: string) {
+  await assert.rejects(
+    async () => run(),
+    (error: unknown) => {
+      assert.ok(error instanceof ApiError, `expected an ApiError, got ${String(error)}`);
+      assert.equal(error.status, status);
+      assert.equal(error.code, code);
+      return true;
+    },
+  );
 }
 
 describe("reading the header", () => {
@@ -47,7 +53,8 @@ describe("reading the header", () => {
       [jpeg, "jpeg"],
       [progressive, "jpeg"],
     ] as const) {
-      assert.deepEqual(readImageSize(bytes, kind), { width: 123, height: 45 });
+      const { width, height } = inspectImage(bytes);
+      assert.deepEqual([sniffImageKind(bytes), width, height], [kind, 123, 45]);
     }
   });
 
@@ -58,24 +65,28 @@ describe("reading the header", () => {
     // Rewrite IHDR to claim a huge width and cut the file after it: decoding would fail with 400.
     const header = new Uint8Array(png.subarray(0, 33));
     new DataView(header.buffer).setUint32(16, MAX_IMAGE_SIDE + 1);
-    expectApiError(() => decodeToGray(header), 413, "image_too_large");
+    await expectApiError(() => decodeToGray(header), 413, "image_too_large");
     const jpeg = new Uint8Array(
       await sharp({ create: { width: 4000, height: 4000, channels: 3, background: "#fff" } })
         .jpeg({ quality: 10 })
         .toBuffer(),
     );
     // Within the side limit but over the pixel-count limit: still refused before decoding.
-    expectApiError(() => decodeToGray(jpeg.subarray(0, 700)), 413, "image_too_large");
+    await expectApiError(() => decodeToGray(jpeg.subarray(0, 700)), 413, "image_too_large");
   });
 
   test("truncated, empty and foreign bytes are 400 or 415, never a crash", async () => {
     const png = new Uint8Array(await gray28(sample).png().toBuffer());
-    expectApiError(() => decodeToGray(png.subarray(0, png.length - 30)), 400, "undecodable_image");
-    expectApiError(() => decodeToGray(png.subarray(0, 20)), 400, "undecodable_image");
+    await expectApiError(() => decodeToGray(png.subarray(0, png.length - 30)), 400, "undecodable_image");
+    await expectApiError(() => decodeToGray(png.subarray(0, 20)), 400, "undecodable_image");
     const jpeg = new Uint8Array(await gray28(sample).jpeg().toBuffer());
-    expectApiError(() => decodeToGray(jpeg.subarray(0, 200)), 400, "undecodable_image");
-    expectApiError(() => decodeToGray(new Uint8Array()), 415, "unsupported_media_type");
-    expectApiError(() => decodeToGray(new TextEncoder().encode("GIF89a....")), 415, "unsupported_media_type");
+    await expectApiError(() => decodeToGray(jpeg.subarray(0, 200)), 400, "undecodable_image");
+    await expectApiError(() => decodeToGray(new Uint8Array()), 415, "unsupported_media_type");
+    await expectApiError(
+      () => decodeToGray(new TextEncoder().encode("GIF89a....")),
+      415,
+      "unsupported_media_type",
+    );
   });
 });
 
@@ -106,48 +117,63 @@ describe("turning an image into model pixels", () => {
     assert.ok(maxDifference(await pipeline(palette), sample) <= 12);
   });
 
-  test("transparency is composited over white, then inverted as a light background", async () => {
+  test("transparency is composited over white, then negated as a light background", async () => {
     const clear = await sharp({ create: { width: 40, height: 40, channels: 4, background: "#00000000" } })
       .png()
       .toBuffer();
     assert.ok(maxDifference(await pipeline(clear), new Uint8Array(PIXELS_PER_IMAGE)) < 1e-9);
-    // Gray + alpha: an opaque black frame around a transparent centre reads as a white object on black.
-    const grayAlpha = new Uint8Array(28 * 28 * 2).map((_, i) => {
-      const [row, column] = [Math.floor(i / 56), Math.floor(i / 2) % 28];
-      const frame = row < 4 || row >= 24 || column < 4 || column >= 24;
-      return i % 2 === 0 ? 0 : frame ? 255 : 0;
+    // Gray + alpha: an opaque black square on a transparent ground reads as a white object on black.
+    const grayAlpha = new Uint8Array(40 * 40 * 2).map((_, i) => {
+      const [row, column] = [Math.floor(i / 80), Math.floor(i / 2) % 40];
+      const inside = row >= 10 && row < 30 && column >= 5 && column < 35;
+      return i % 2 === 0 ? 0 : inside ? 255 : 0;
     });
-    const framed = await sharp(grayAlpha, { raw: { width: 28, height: 28, channels: 2 } })
+    const square = await sharp(grayAlpha, { raw: { width: 40, height: 40, channels: 2 } })
       .toColourspace("b-w")
       .png()
       .toBuffer();
-    assert.equal((await sharp(framed).metadata()).channels, 2);
-    const pixels = await pipeline(framed);
-    assert.deepEqual([pixels[0], pixels[14 * 28 + 14]], [0, 255]);
+    assert.equal((await sharp(square).metadata()).channels, 2);
+    const pixels = Array.from(await pipeline(square), Math.round);
+    // 30x20 object: 28 columns, 19 rows (18.67 rounded) starting at row 5.
+    assert.deepEqual(
+      [pixels[0], pixels[14 * 28 + 14], pixels[4 * 28 + 14], pixels[5 * 28 + 14]],
+      [0, 255, 0, 255],
+    );
   });
 
-  test("a wide image is centred on a square of its border colour", async () => {
-    // 56x28: a white bar (the object: rows 10-17, columns 4-51) on black; the 56x56
-    // square adds 14 black rows above and below, and 2:1 area sampling puts the bar on rows 12-15.
-    const wide = new Uint8Array(56 * 28).map((_, i) => {
-      const [row, column] = [Math.floor(i / 56), i % 56];
-      return row >= 10 && row < 18 && column >= 4 && column < 52 ? 255 : 0;
+  test("the object is trimmed by the corner colour, its longest side fitted to 28 and centred", async () => {
+    // 80x40: a white bar (rows 10-17, columns 16-63: 48x8) on black, with margins to trim.
+    // 48 columns become 28; 8 rows become 4.67, rounded to 5 cells, with 12 cells above.
+    const wide = new Uint8Array(80 * 40).map((_, i) => {
+      const [row, column] = [Math.floor(i / 80), i % 80];
+      return row >= 10 && row < 18 && column >= 16 && column < 64 ? 255 : 0;
     });
     const pixels = await pipeline(
-      await sharp(wide, { raw: { width: 56, height: 28, channels: 1 } })
+      await sharp(wide, { raw: { width: 80, height: 40, channels: 1 } })
         .png()
         .toBuffer(),
     );
-    const row = (r: number) => Array.from(pixels.subarray(r * 28, (r + 1) * 28));
-    assert.deepEqual(row(0), new Array(28).fill(0));
-    assert.deepEqual(row(13).slice(2, 26), new Array(24).fill(255));
-    assert.deepEqual([row(13)[1], row(13)[26]], [0, 0]);
-    assert.deepEqual([row(11)[10], row(12)[10], row(15)[10], row(16)[10]], [0, 255, 255, 0]);
-    assert.deepEqual(row(27), new Array(28).fill(0));
+    const row = (r: number) => Array.from(pixels.subarray(r * 28, (r + 1) * 28), Math.round);
+    assert.deepEqual(row(11), new Array(28).fill(0));
+    for (const r of [12, 13, 14, 15]) assert.deepEqual(row(r), new Array(28).fill(255), `row ${r}`);
+    assert.ok((row(16)[5] ?? 0) > 100 && (row(16)[5] ?? 0) < 255, `row 16 is partly covered: ${row(16)[5]}`);
+    assert.deepEqual(row(17), new Array(28).fill(0));
+  });
+
+  test("a dim object on a tinted light background is negated and stretched to the full range", async () => {
+    const tinted = sample.map((v) => 230 - Math.round(v * 0.5));
+    const pixels = await pipeline(await gray28(tinted).resize(224, 224).png().toBuffer());
+    assert.equal(Math.round(Math.max(...pixels)), 255);
+    assert.equal(Math.round(pixels[0] ?? -1), 0);
+    const meanError = Array.from(pixels).reduce((sum, v, i) => sum + Math.abs(v - (sample[i] ?? 0)), 0) / 784;
+    assert.ok(meanError < 8, `mean error ${meanError}`);
   });
 
   test("a JPEG photo decodes close to its source", async () => {
-    const jpeg = await gray28(sample).resize(112, 112).jpeg({ quality: 95 }).toBuffer();
+    const jpeg = await gray28(sample)
+      .resize(112, 112, { kernel: "nearest" })
+      .jpeg({ quality: 95 })
+      .toBuffer();
     const pixels = await pipeline(jpeg);
     const meanError = Array.from(pixels).reduce((sum, v, i) => sum + Math.abs(v - (sample[i] ?? 0)), 0) / 784;
     assert.ok(meanError < 8, `mean error ${meanError}`);

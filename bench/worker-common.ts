@@ -8,9 +8,11 @@ import { join, resolve } from "node:path";
 import type { Manifest } from "../contracts/manifest.ts";
 import { stageAssets } from "../worker/dev/stage-assets.ts";
 import { workerdRuntime } from "../worker/dev/workerd.ts";
-import { BENCH_ARTIFACTS_DIR, writeBenchArtifacts } from "./worker-model.ts";
 
 /** The goals, next to which every figure is reported. */
+/** Where the benchmark's own random-weight export goes when there is no real one (bench/worker-model.ts). */
+export const BENCH_ARTIFACTS_DIR = ".cache/bench-artifacts";
+
 export const GOALS = {
   singleP50Ms: 1.5,
   batch32P50Ms: 20,
@@ -28,7 +30,12 @@ export async function benchArtifacts(): Promise<string> {
     process.env.STITCH_ARTIFACTS ?? (existsSync("artifacts/manifest.json") ? "artifacts" : undefined);
   if (chosen) return resolve(chosen);
   const dir = resolve(BENCH_ARTIFACTS_DIR);
-  if (!existsSync(join(dir, "manifest.json"))) await writeBenchArtifacts(dir);
+  if (!existsSync(join(dir, "manifest.json"))) {
+    // Loaded only here: making the graph runs the export, whose tfjs reference loads TensorFlow,
+    // which a benchmark client measuring the worker should not carry otherwise.
+    const { writeBenchArtifacts } = await import("./worker-model.ts");
+    await writeBenchArtifacts(dir);
+  }
   return dir;
 }
 

@@ -13,8 +13,7 @@ import type { Manifest } from "../contracts/manifest.ts";
 import { DEFAULT_TOLERANCES, exportRun } from "../export/export.ts";
 import { tfjsLogits } from "../export/tfjs-reference.ts";
 import { buildFixtureModel, writeRunFolder } from "../testing/run-folder.ts";
-
-export const BENCH_ARTIFACTS_DIR = ".cache/bench-artifacts";
+import { BENCH_ARTIFACTS_DIR } from "./worker-common.ts";
 
 export async function writeBenchArtifacts(dir: string): Promise<Manifest> {
   const runDir = await writeRunFolder(buildFixtureModel(7, true), true);

@@ -87,6 +87,25 @@ export function parseCommand<Schema extends z.ZodType>(
   return result.data;
 }
 
+/** For scripts that run at the top level: the values, or exit 0 after --help, 2 after a usage mistake. */
+export function parseCommandOrExit<Schema extends z.ZodType>(
+  command: Command<Schema>,
+  argv: readonly string[],
+): z.infer<Schema> {
+  try {
+    const values = parseCommand(command, argv);
+    if (values === null) process.exit(EXIT.ok);
+    return values;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`${programName(command)}: ${error.message}\n${usage(command)}`);
+    process.exit(EXIT.usage);
+  }
+}
+
+const programName = (command: Command<z.ZodType>) =>
+  command.name.replace(/^npm run (\S+).*$/, "$1").replace(/^tsx \S*?([^/\s]+)\.ts$/, "$1");
+
 /** Value schemas for flags, which arrive as strings. */
 export const flagValue = {
   integer: (min: number) =>
@@ -114,7 +133,7 @@ export function runCommand(
   /** Resolves to an exit code, or to anything else for 0. */
   main: () => unknown,
 ): void {
-  const program = command.name.replace(/^npm run (\S+).*$/, "$1");
+  const program = programName(command);
   Promise.resolve()
     .then(main)
     .then(

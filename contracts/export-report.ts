@@ -36,9 +36,24 @@ export const tolerancesSchema = z.object({
 
 export type Tolerances = z.infer<typeof tolerancesSchema>;
 
+/** Which of a run's saved models the export serves, and why. */
+export const servedWeightsSchema = z.object({
+  /** The model folder inside the run: model-best (the validation choice) or model (the last epoch). */
+  folder: z.string(),
+  weights: z.enum(["raw", "ema"]),
+  /** The epoch the weights are from; null when the run does not say. */
+  epoch: z.number().int().nullable(),
+  reason: z.string(),
+  validationAccuracyMean: z.number().nullable(),
+});
+
+export type ServedWeights = z.infer<typeof servedWeightsSchema>;
+
 export const exportReportSchema = z.object({
   /** The run folder exported, as given to the export. */
   run: z.string(),
+  /** Absent in reports written before runs could hold a validation choice. */
+  served: servedWeightsSchema.optional(),
   layout: z.enum(["fused", "per_tower"]),
   opset: z.number().int(),
   testImages: z.number().int(),

@@ -14,7 +14,25 @@ export const RUN_FILES = {
   summary: "summary.json",
   /** The trained tfjs LayersModel, written last. */
   model: "model/model.json",
+  /** Runs with a validation split: the validation-chosen weights (same format as model/) and the record of that choice. */
+  selectedModelDir: "model-best",
+  selection: "selection.json",
 } as const;
+
+const accuracyFields = {
+  test_accuracy: z.record(z.string(), z.number()),
+  test_accuracy_mean: z.number(),
+  /** Coarse tasks answered through a finer head (e.g. category_from_fashion), on the test set. */
+  derived_test_accuracy: z.record(z.string(), z.number()).optional(),
+  /** On the held-out validation split (runs with --val_size > 0). */
+  validation_accuracy: z.record(z.string(), z.number()).optional(),
+  validation_accuracy_mean: z.number().optional(),
+};
+
+/** Accuracy of one set of weights (the raw ones or their moving average). */
+export const weightsAccuracySchema = z.object(accuracyFields);
+
+export type WeightsAccuracy = z.infer<typeof weightsAccuracySchema>;
 
 /** config.json: the resolved training flags; the architecture's keys are read by model, forward and export. */
 export const runConfigSchema = architectureSchema
@@ -34,14 +52,17 @@ export const epochMetricsSchema = z.object({
   loss: z.record(z.string(), z.number()),
   /** Mean training objective: task losses + L2. */
   loss_total: z.number(),
-  test_accuracy: z.record(z.string(), z.number()),
-  test_accuracy_mean: z.number(),
+  ...accuracyFields,
   /** Wall seconds for the epoch, evaluation and checkpoint included. */
   seconds: z.number(),
   /** Training images per second (the optimisation steps only). */
   images_per_second: z.number(),
   /** Mean diagonal of each cross-stitch unit's alpha (1 = no sharing); empty for the baseline. */
   alpha_self: z.array(z.number()),
+  /** The same accuracy figures for the moving average of the weights (runs with --ema_decay > 0). */
+  ema: weightsAccuracySchema.optional(),
+  /** The learning rate of the epoch's last step. */
+  lr: z.number().optional(),
 });
 
 export type EpochMetrics = z.infer<typeof epochMetricsSchema>;
@@ -49,6 +70,21 @@ export type EpochMetrics = z.infer<typeof epochMetricsSchema>;
 const accuracyRowSchema = z.object({ per_task: z.record(z.string(), z.number()), mean: z.number() });
 
 export type AccuracyRow = z.infer<typeof accuracyRowSchema>;
+
+/** selection.json: which weights model-best/ holds, chosen on the validation split only. */
+export const selectionSchema = z.object({
+  epoch: z.number().int().min(1),
+  weights: z.enum(["raw", "ema"]),
+  criterion: z.string(),
+  validation_accuracy: z.record(z.string(), z.number()),
+  validation_accuracy_mean: z.number(),
+  /** Reported only: never used to choose. */
+  test_accuracy: z.record(z.string(), z.number()),
+  test_accuracy_mean: z.number(),
+  model: z.literal(RUN_FILES.selectedModelDir),
+});
+
+export type Selection = z.infer<typeof selectionSchema>;
 
 /** summary.json: final, best-epoch and last-5-epoch test accuracy per task, and the learned alphas. */
 export const runSummarySchema = z.object({
@@ -71,6 +107,8 @@ export const runSummarySchema = z.object({
   ),
   seconds_total: z.number(),
   images_per_second_mean: z.number(),
+  /** The weights validation chose (runs with --val_size > 0). */
+  selected: selectionSchema.optional(),
 });
 
 export type RunSummary = z.infer<typeof runSummarySchema>;

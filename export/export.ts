@@ -32,7 +32,12 @@ import { ExportError, type RunFolder, readRunFolder } from "./run-folder.ts";
  * NHWC images: the reference every exported graph is held to. The CLI passes the tfjs one in
  * (tfjs-reference.ts), so importing the export does not load TensorFlow.
  */
-export type ReferenceLogits = (runDir: string, images: Float32Array) => Promise<Float32Array[]>;
+/** The trained model's logits per output for `images`, read from `<runDir>/<modelFolder>`. */
+export type ReferenceLogits = (
+  runDir: string,
+  modelFolder: string,
+  images: Float32Array,
+) => Promise<Float32Array[]>;
 
 export const DEFAULT_TOLERANCES: Tolerances = {
   maxLogitDelta: 1e-4,
@@ -170,6 +175,9 @@ export async function exportRun(
     log(
       `${run.name}: ${run.tasks.length} task(s), ${hasCrossStitch(run) ? "cross-stitch" : "no cross-stitch"}, layout ${options.layout}`,
     );
+    log(
+      `serving ${run.served.folder}/ (${run.served.weights} weights${run.served.epoch === null ? "" : ` of epoch ${run.served.epoch}`}): ${run.served.reason}`,
+    );
 
     const data = await loadFashionMnist({ dataDir: options.dataDir, log });
     const order = shuffledIndices(data.train.count, createRng(20160401));
@@ -184,7 +192,7 @@ export async function exportRun(
     const testImages = standardize(test.images, run.normalization);
 
     log(`parity on ${test.count} test images: tfjs vs float32 (onnxruntime-node)`);
-    const reference = (await options.reference(run.dir, testImages)).map(
+    const reference = (await options.reference(run.dir, run.served.folder, testImages)).map(
       (values, i): TaskLogits => ({ classes: run.tasks[i]?.classes.length ?? 0, values }),
     );
     const float32 = compareAll(
@@ -263,6 +271,7 @@ export async function exportRun(
     ];
     const report: ExportReport = {
       run: run.dir,
+      served: run.served,
       layout: options.layout,
       opset: OPSET,
       testImages: test.count,

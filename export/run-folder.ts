@@ -1,13 +1,15 @@
 // Reads a training run folder (docs/run-folder.md) without tfjs: the run's
 // JSON files and the raw weights named in model.json's weightsManifest, each
 // checked so that a wrong folder fails with a sentence, not a stack trace.
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import type { Architecture } from "../contracts/architecture.ts";
+import type { ServedWeights } from "../contracts/export-report.ts";
 import type { Normalization } from "../contracts/normalization.ts";
 import { parseOrFail } from "../contracts/parse.ts";
-import { RUN_FILES, RunFileError } from "../contracts/run-folder.ts";
+import { RUN_FILES, RunFileError, selectionSchema } from "../contracts/run-folder.ts";
 import { TaskFileError, type TaskSpec } from "../contracts/tasks.ts";
 import { readJsonFile } from "../stage-files/files.ts";
 import { readArchitecture, readNormalization, readRunTasks } from "../stage-files/run-folder.ts";
@@ -21,6 +23,7 @@ export interface NamedWeight {
 
 export interface RunFolder {
   readonly dir: string;
+  readonly served: ServedWeights;
   readonly name: string;
   readonly architecture: Architecture;
   readonly normalization: Normalization;
@@ -83,19 +86,56 @@ async function readWeights(modelDir: string, manifest: z.infer<typeof modelJsonS
   return weights;
 }
 
+/**
+ * A run with a validation split serves what validation chose (selection.json, model-best/); a
+ * run without one can only serve its last epoch, since any other choice would be made on test.
+ */
+async function servedWeights(dir: string): Promise<ServedWeights> {
+  const selectionFile = join(dir, RUN_FILES.selection);
+  if (existsSync(selectionFile)) {
+    const chosen = parseOrFail(
+      selectionSchema,
+      asExportError(() => readJsonFile(selectionFile, RUN_FILES.selection)),
+      (problem) => new ExportError(`${RUN_FILES.selection}: ${problem}`),
+    );
+    return {
+      folder: chosen.model,
+      weights: chosen.weights,
+      epoch: chosen.epoch,
+      reason: `chosen on the run's validation split: ${chosen.criterion}`,
+      validationAccuracyMean: chosen.validation_accuracy_mean,
+    };
+  }
+  const summaryFile = join(dir, RUN_FILES.summary);
+  const summary = existsSync(summaryFile)
+    ? (asExportError(() => readJsonFile(summaryFile, RUN_FILES.summary)) as { epochs?: unknown })
+    : {};
+  return {
+    folder: dirname(RUN_FILES.model),
+    weights: "raw",
+    epoch: typeof summary.epochs === "number" ? summary.epochs : null,
+    reason:
+      "the run holds no validation split, so the last epoch's raw weights (choosing an epoch on test would be selecting on the test set)",
+    validationAccuracyMean: null,
+  };
+}
+
 export async function readRunFolder(runDir: string): Promise<RunFolder> {
   const dir = resolve(runDir);
-  const modelDir = dirname(join(dir, RUN_FILES.model));
+  const served = await servedWeights(dir);
+  const modelDir = join(dir, served.folder);
+  const modelFile = join(served.folder, "model.json");
   const modelJson = parseOrFail(
     modelJsonSchema,
-    asExportError(() => readJsonFile(join(dir, RUN_FILES.model), `trained model (${RUN_FILES.model})`)),
-    (problem) => new ExportError(`${RUN_FILES.model} is not a tfjs LayersModel with weights: ${problem}`),
+    asExportError(() => readJsonFile(join(dir, modelFile), `trained model (${modelFile})`)),
+    (problem) => new ExportError(`${modelFile} is not a tfjs LayersModel with weights: ${problem}`),
   );
   const layerConfigs = new Map(
     modelJson.modelTopology.config.layers.map((l) => [String(l.config.name), l.config] as const),
   );
   return {
     dir,
+    served,
     name: basename(dir),
     architecture: asExportError(() => readArchitecture(dir)),
     normalization: asExportError(() => readNormalization(dir)),

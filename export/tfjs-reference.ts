@@ -11,11 +11,11 @@ import { ExportError } from "./run-folder.ts";
 
 const BATCH = 500;
 
-/** Per output (task order), count * classes logits for NHWC normalized images. */
-export const tfjsLogits: ReferenceLogits = async (runDir, images) => {
+/** Per output (task order), count * classes logits for NHWC normalized images, of `<runDir>/<modelFolder>`. */
+export const tfjsLogits: ReferenceLogits = async (runDir, modelFolder, images) => {
   let model: tf.LayersModel;
   try {
-    model = await loadRunModel(runDir);
+    model = await loadRunModel(runDir, modelFolder);
   } catch (error) {
     throw new ExportError(`tfjs cannot load the trained model: ${(error as Error).message}`);
   }

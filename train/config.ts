@@ -4,8 +4,13 @@
  */
 import type { AlphaInit, AlphaMode } from "../contracts/architecture.ts";
 import type { NormalizationKind } from "../contracts/normalization.ts";
+import { type Preset, TRAINING_PRESETS } from "../contracts/presets.ts";
+import type { AugmentSettings } from "./augment.ts";
+import type { LrSchedule } from "./schedule.ts";
 
-export interface TrainConfig {
+export interface TrainConfig extends AugmentSettings {
+  /** The defaults the other flags start from (PRESETS); every flag given explicitly wins. */
+  preset: Preset;
   lr: number;
   n_epoch: number;
   n_batch_size: number;
@@ -26,6 +31,18 @@ export interface TrainConfig {
   alpha_same: number;
   alpha_lr_mult: number;
   normalization: NormalizationKind;
+  /** Training images held out, stratified and seeded, for every choice the run makes (0 = none). */
+  val_size: number;
+  /** Train on a class-balanced subset of this many of the (remaining) training images; null = all. */
+  train_size: number | null;
+  /** Images per epoch, drawn as back-to-back permutations of the training pool; null = the pool's size. */
+  epoch_images: number | null;
+  /** Decay of the weights' exponential moving average (0 = no average). */
+  ema_decay: number;
+  lr_schedule: LrSchedule;
+  /** Linear warm-up of a cosine schedule, in epochs. */
+  warmup_epochs: number;
+  label_smoothing: number;
   resume: boolean;
   overwrite: boolean;
 }
@@ -44,7 +61,14 @@ interface FlagSpec {
   rule?: string;
 }
 
+const probability = { check: (v: number) => v >= 0 && v <= 1, rule: "in [0, 1]" };
+
 const FLAGS: Record<keyof TrainConfig, FlagSpec> = {
+  preset: {
+    kind: "string",
+    help: "defaults: reference (SPEC's recipe) or beyond (augmentation, cosine, EMA, validation)",
+    choices: TRAINING_PRESETS,
+  },
   lr: { kind: "number", help: "Adam learning rate (0.001)", check: (v) => v > 0, rule: "> 0" },
   n_epoch: { kind: "integer", help: "epochs (30)", check: (v) => v >= 1, rule: ">= 1" },
   n_batch_size: { kind: "integer", help: "batch size (128)", check: (v) => v >= 1, rule: ">= 1" },
@@ -95,11 +119,67 @@ const FLAGS: Record<keyof TrainConfig, FlagSpec> = {
     rule: "> 0",
   },
   normalization: { kind: "string", help: "z-score statistics (global)", choices: ["global", "per_pixel"] },
+  val_size: {
+    kind: "integer",
+    help: "stratified validation images held out of training (0; beyond 5000)",
+    check: (v) => v >= 0,
+    rule: ">= 0",
+  },
+  train_size: {
+    kind: "integer",
+    help: "class-balanced training subset of this size (all)",
+    check: (v) => v >= 10,
+    rule: ">= 10",
+  },
+  epoch_images: {
+    kind: "integer",
+    help: "images per epoch, repeating a small pool (the pool's size)",
+    check: (v) => v >= 1,
+    rule: ">= 1",
+  },
+  ema_decay: {
+    kind: "number",
+    help: "moving average of the weights, 0 = off (0; beyond 0.999)",
+    check: (v) => v >= 0 && v < 1,
+    rule: "in [0, 1)",
+  },
+  lr_schedule: {
+    kind: "string",
+    help: "learning-rate schedule (constant; beyond cosine)",
+    choices: ["constant", "cosine"],
+  },
+  warmup_epochs: {
+    kind: "number",
+    help: "linear warm-up of the cosine schedule, epochs (0; beyond 1)",
+    check: (v) => v >= 0,
+    rule: ">= 0",
+  },
+  label_smoothing: {
+    kind: "number",
+    help: "uniform target weight (0; beyond 0.1)",
+    check: (v) => v >= 0 && v < 1,
+    rule: "in [0, 1)",
+  },
+  aug_shift: {
+    kind: "integer",
+    help: "random shift up to this many pixels (0; beyond 2)",
+    check: (v) => v >= 0 && v <= 8,
+    rule: "in 0..8",
+  },
+  aug_flip: { kind: "number", help: "horizontal flip probability (0; beyond 0.5)", ...probability },
+  aug_brightness: {
+    kind: "number",
+    help: "brightness offset up to this fraction of 255 (0; beyond 0.1)",
+    ...probability,
+  },
+  aug_contrast: { kind: "number", help: "contrast gain in 1 +- this (0; beyond 0.2)", ...probability },
+  aug_invert: { kind: "number", help: "inversion probability (0; beyond 0.02)", ...probability },
   resume: { kind: "boolean", help: "continue the run in --out from its last checkpoint (false)" },
   overwrite: { kind: "boolean", help: "replace a finished run in --out (false)" },
 };
 
 export const DEFAULT_CONFIG: Omit<TrainConfig, "out"> = {
+  preset: "reference",
   lr: 0.001,
   n_epoch: 30,
   n_batch_size: 128,
@@ -118,8 +198,42 @@ export const DEFAULT_CONFIG: Omit<TrainConfig, "out"> = {
   // multiplier was for SGD. 10x keeps alpha's relative rate close to the kernels'.
   alpha_lr_mult: 10,
   normalization: "global",
+  val_size: 0,
+  train_size: null,
+  epoch_images: null,
+  ema_decay: 0,
+  lr_schedule: "constant",
+  warmup_epochs: 0,
+  label_smoothing: 0,
+  aug_shift: 0,
+  aug_flip: 0,
+  aug_brightness: 0,
+  aug_contrast: 0,
+  aug_invert: 0,
   resume: false,
   overwrite: false,
+};
+
+/**
+ * What each preset changes from DEFAULT_CONFIG (the reference's recipe). "beyond" keeps the
+ * towers and trains them the way small image models are trained today: augmentation, a cosine
+ * schedule with warm-up, label smoothing, an EMA of the weights, and a validation split that
+ * picks the epoch and the weights (raw or EMA) the export serves.
+ */
+export const PRESETS: Record<Preset, Partial<Omit<TrainConfig, "out">>> = {
+  reference: {},
+  beyond: {
+    val_size: 5000,
+    ema_decay: 0.999,
+    lr_schedule: "cosine",
+    warmup_epochs: 1,
+    label_smoothing: 0.1,
+    aug_shift: 2,
+    aug_flip: 0.5,
+    aug_brightness: 0.1,
+    aug_contrast: 0.2,
+    aug_invert: 0.02,
+  },
 };
 
 const TRUE_WORDS = ["true", "1", "yes"];
@@ -197,10 +311,15 @@ export function parseTrainArgs(argv: readonly string[]): TrainConfig {
     }
     values[name] = parseValue(name, spec, text);
   }
-  const merged = { ...DEFAULT_CONFIG, ...values } as Omit<TrainConfig, "out"> & { out?: string };
-  const out =
-    merged.out ?? `runs/${merged.cross_stitch_enabled ? "cross-stitch" : "baseline"}-s${merged.seed}`;
+  const preset = (values.preset as Preset | undefined) ?? DEFAULT_CONFIG.preset;
+  const merged = { ...DEFAULT_CONFIG, ...PRESETS[preset], ...values } as Omit<TrainConfig, "out"> & {
+    out?: string;
+  };
+  const variant = merged.cross_stitch_enabled ? "cross-stitch" : "baseline";
+  const out = merged.out ?? `runs/${preset === "reference" ? "" : `${preset}-`}${variant}-s${merged.seed}`;
   if (merged.resume && merged.overwrite)
     throw new ConfigError("--resume and --overwrite contradict each other");
+  if (merged.limit !== null && merged.train_size !== null)
+    throw new ConfigError("--limit and --train_size both pick a subset; give one");
   return { ...merged, out };
 }

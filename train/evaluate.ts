@@ -1,19 +1,62 @@
-/** Test-set accuracy per task of the inference model (moving BN statistics, no dropout). */
+/** Accuracy per task of the inference model (moving BN statistics, no dropout) on a labelled set. */
+import type { TaskSpec } from "../contracts/tasks.ts";
 import * as tf from "./tf.ts";
 
 const EVAL_BATCH = 1000;
 
 /**
+ * A coarse task answered through a finer one: the finer head's argmax mapped to its group, e.g.
+ * "category" read off the "fashion" head. It is the fair baseline for a relabelling task.
+ */
+export interface Derivation {
+  /** Tower index of the finer task. */
+  from: number;
+  /** Tower index of the coarse task whose labels it is scored against. */
+  to: number;
+  /** classMap[fine class] = coarse class. */
+  classMap: number[];
+}
+
+/**
+ * Every pair where one task's classes each fall wholly inside one class of a coarser task,
+ * named "<coarse>_from_<fine>" (for the default tasks: category_from_fashion).
+ */
+export function derivations(tasks: readonly TaskSpec[]): (Derivation & { name: string })[] {
+  const found: (Derivation & { name: string })[] = [];
+  tasks.forEach((fine, from) => {
+    tasks.forEach((coarse, to) => {
+      if (from === to || fine.classes.length <= coarse.classes.length) return;
+      const classMap = fine.classes.map(() => -1);
+      const consistent = fine.labelMap.every((fineClass, source) => {
+        const coarseClass = coarse.labelMap[source] as number;
+        if (classMap[fineClass] === -1) classMap[fineClass] = coarseClass;
+        return classMap[fineClass] === coarseClass;
+      });
+      if (consistent) found.push({ name: `${coarse.name}_from_${fine.name}`, from, to, classMap });
+    });
+  });
+  return found;
+}
+
+export interface Accuracies {
+  perTask: number[];
+  /** One per derivation, in order. */
+  derived: number[];
+}
+
+/**
  * `images` is [count, 28, 28, 1] (z-scored) on the device; `labels[t]` holds task t's class per
  * image. Counts stay on the device until the end: one read for the whole set.
  */
-export async function evaluate(
+export async function evaluateAll(
   model: tf.LayersModel,
   images: tf.Tensor4D,
   labels: tf.Tensor1D[],
-): Promise<number[]> {
+  derivations: readonly Derivation[] = [],
+): Promise<Accuracies> {
   const count = images.shape[0];
-  let correct = tf.zeros([labels.length], "int32");
+  const maps = derivations.map((d) => tf.tensor1d(d.classMap, "int32"));
+  let correct = tf.zeros([labels.length + derivations.length], "int32");
   for (let start = 0; start < count; start += EVAL_BATCH) {
     const size = Math.min(EVAL_BATCH, count - start);
     const next = tf.tidy(() => {
@@ -21,19 +64,31 @@ export async function evaluate(
         | tf.Tensor
         | tf.Tensor[];
       const outputs = Array.isArray(predicted) ? predicted : [predicted];
-      const hits = outputs.map((logits, t) =>
-        logits
-          .argMax(1)
-          .equal((labels[t] as tf.Tensor1D).slice(start, size))
+      const answers = outputs.map((logits) => logits.argMax(1));
+      const truth = (t: number) => (labels[t] as tf.Tensor1D).slice(start, size);
+      const hits = answers.map((answer, t) => answer.equal(truth(t)).cast("int32").sum());
+      const derivedHits = derivations.map((d, i) =>
+        tf
+          .gather(maps[i] as tf.Tensor1D, answers[d.from] as tf.Tensor1D)
+          .equal(truth(d.to))
           .cast("int32")
           .sum(),
       );
-      return correct.add(tf.stack(hits));
+      return correct.add(tf.stack([...hits, ...derivedHits]));
     });
     correct.dispose();
     correct = next;
   }
   const totals = Array.from(await correct.data());
-  correct.dispose();
-  return totals.map((hits) => hits / count);
+  tf.dispose([correct, ...maps]);
+  const rates = totals.map((hits) => hits / count);
+  return { perTask: rates.slice(0, labels.length), derived: rates.slice(labels.length) };
+}
+
+export async function evaluate(
+  model: tf.LayersModel,
+  images: tf.Tensor4D,
+  labels: tf.Tensor1D[],
+): Promise<number[]> {
+  return (await evaluateAll(model, images, labels)).perTask;
 }

@@ -138,12 +138,24 @@ export interface TrainingLoss {
   perTask: tf.Tensor1D;
 }
 
+/**
+ * Mean cross-entropy against targets (1 - e) one-hot + e / K: (1 - e) CE + e * mean_k(-log p_k),
+ * where mean_k(-log p_k) = logsumexp(logits) - mean_k(logits). e = 0 is the plain fused kernel.
+ */
+export function smoothedCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, smoothing: number): tf.Scalar {
+  const crossEntropy = sparseSoftmaxCrossEntropy(logits, labels);
+  if (smoothing === 0) return crossEntropy;
+  const uniform = tf.logSumExp(logits, 1).sub(tf.mean(logits, 1)).mean();
+  return crossEntropy.mul(1 - smoothing).add(uniform.mul(smoothing)) as tf.Scalar;
+}
+
 export function trainingLoss(
   vars: ModelVariables,
   w: WeightLookup,
   batch: TrainingBatch,
   keepProb: number,
   regLambda: number,
+  labelSmoothing = 0,
 ): TrainingLoss {
   const mix = (towers: tf.Tensor[], unit: number) => {
     const alpha = vars.alphas[unit];
@@ -164,7 +176,7 @@ export function trainingLoss(
     const logits = matMul(h[i] as tf.Tensor2D, w(t.logitsKernel) as tf.Tensor2D).add(
       w(t.logitsBias),
     ) as tf.Tensor2D;
-    return sparseSoftmaxCrossEntropy(logits, batch.labels[i] as tf.Tensor1D);
+    return smoothedCrossEntropy(logits, batch.labels[i] as tf.Tensor1D, labelSmoothing);
   });
   const l2 = sumOfSquares(vars.kernels.map(w));
   const total = tf.addN(losses).add(l2.mul(regLambda)) as tf.Scalar;

@@ -3,7 +3,7 @@
  * one tower per task (conv-BN-ReLU-pool twice, dense 1024-BN-ReLU-dropout, logits) and, for
  * cross-stitch runs, a CrossStitch unit after pool1, pool2 and fc3.
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { VarianceScaling } from "@tensorflow/tfjs-layers/dist/initializers.js";
 import {
@@ -148,7 +148,13 @@ function batchNorm(name: string) {
   });
 }
 
-/** Loads `<runDir>/model/model.json` with the CrossStitch class registered (importing this module does it). */
-export async function loadRunModel(runDir: string): Promise<tf.LayersModel> {
-  return tf.loadLayersModel(pathToFileURL(join(runDir, RUN_FILES.model)).href);
+/**
+ * Loads `<runDir>/<folder>/model.json` (model/ = the last epoch, model-best/ = the validation
+ * choice) with the CrossStitch class registered (importing this module does it).
+ */
+export async function loadRunModel(
+  runDir: string,
+  folder = dirname(RUN_FILES.model),
+): Promise<tf.LayersModel> {
+  return tf.loadLayersModel(pathToFileURL(join(runDir, folder, "model.json")).href);
 }

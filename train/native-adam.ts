@@ -104,7 +104,8 @@ export class NativeAdam {
   private readonly weights: ResourceVariable[];
   private readonly m: ResourceVariable[];
   private readonly v: ResourceVariable[];
-  private readonly constants: { lr: tf.Scalar[]; beta1: tf.Scalar; beta2: tf.Scalar; epsilon: tf.Scalar };
+  private readonly learningRates: number[];
+  private readonly constants: { beta1: tf.Scalar; beta2: tf.Scalar; epsilon: tf.Scalar };
   private step = 0;
 
   /** `learningRates[i]` is the learning rate of `variables[i]`. */
@@ -115,8 +116,8 @@ export class NativeAdam {
     this.weights = variables.map((v) => new ResourceVariable(v));
     this.m = variables.map(zeroResource);
     this.v = variables.map(zeroResource);
+    this.learningRates = learningRates;
     this.constants = {
-      lr: learningRates.map((lr) => tf.scalar(lr)),
       beta1: tf.scalar(BETA1),
       beta2: tf.scalar(BETA2),
       epsilon: tf.scalar(EPSILON),
@@ -132,7 +133,8 @@ export class NativeAdam {
     return this.weights.map((w) => w.read());
   }
 
-  apply(grads: tf.Tensor[]): void {
+  /** One update; every learning rate is multiplied by `lrScale` (a schedule's value for this step). */
+  apply(grads: tf.Tensor[], lrScale = 1): void {
     const b = backend().binding;
     const attrs: OpAttr[] = [
       { name: "T", type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
@@ -143,13 +145,23 @@ export class NativeAdam {
     tf.tidy(() => {
       const beta1Power = tf.scalar(BETA1 ** t);
       const beta2Power = tf.scalar(BETA2 ** t);
-      const { beta1, beta2, epsilon, lr } = this.constants;
+      const { beta1, beta2, epsilon } = this.constants;
+      const rates = new Map([...new Set(this.learningRates)].map((lr) => [lr, tf.scalar(lr * lrScale)]));
       grads.forEach((grad, i) => {
         const inputs = [this.weights[i], this.m[i], this.v[i]].map((r) => (r as ResourceVariable).handle);
         backend().executeMultipleOutputs(
           "ResourceApplyAdam",
           attrs,
-          [...inputs, beta1Power, beta2Power, lr[i] as tf.Scalar, beta1, beta2, epsilon, grad],
+          [
+            ...inputs,
+            beta1Power,
+            beta2Power,
+            rates.get(this.learningRates[i] as number) as tf.Scalar,
+            beta1,
+            beta2,
+            epsilon,
+            grad,
+          ],
           0,
         );
       });
@@ -192,6 +204,6 @@ export class NativeAdam {
 
   dispose(): void {
     for (const r of [...this.weights, ...this.m, ...this.v]) r.dispose();
-    tf.dispose([...this.constants.lr, this.constants.beta1, this.constants.beta2, this.constants.epsilon]);
+    tf.dispose([this.constants.beta1, this.constants.beta2, this.constants.epsilon]);
   }
 }

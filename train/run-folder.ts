@@ -68,6 +68,8 @@ export interface Checkpoint extends CheckpointState {
   weights: Map<string, tf.Tensor>;
   adamM: tf.Tensor[];
   adamV: tf.Tensor[];
+  /** The weights' moving average by saved name; empty when the run keeps none. */
+  ema: Map<string, tf.Tensor>;
 }
 
 const LATEST = "latest.json";
@@ -77,6 +79,7 @@ export async function saveCheckpoint(
   state: CheckpointState,
   model: tf.LayersModel,
   adam: { m: tf.Tensor[]; v: tf.Tensor[] },
+  ema: { name: string; tensor: tf.Tensor }[] = [],
 ): Promise<void> {
   const root = path.join(runDir, "checkpoints");
   const name = `epoch-${String(state.epoch).padStart(4, "0")}`;
@@ -87,6 +90,7 @@ export async function saveCheckpoint(
     ...model.weights.map((w) => ({ name: `weight:${w.originalName}`, tensor: w.read() })),
     ...adam.m.map((tensor, i) => ({ name: `adam_m:${i}`, tensor })),
     ...adam.v.map((tensor, i) => ({ name: `adam_v:${i}`, tensor })),
+    ...ema.map(({ name, tensor }) => ({ name: `ema:${name}`, tensor })),
   ]);
   fs.writeFileSync(path.join(temp, "state.json"), JSON.stringify(state));
   const final = path.join(root, name);
@@ -133,6 +137,7 @@ export function loadCheckpoint(runDir: string): Checkpoint {
     weights: new Map(pick("weight:")),
     adamM: pick("adam_m:").map(([, t]) => t),
     adamV: pick("adam_v:").map(([, t]) => t),
+    ema: new Map(pick("ema:")),
   };
 }
 
@@ -150,9 +155,9 @@ export function restoreWeights(model: tf.LayersModel, weights: Map<string, tf.Te
   }
 }
 
-/** Saves the model in tfjs LayersModel format to `<runDir>/model`, through a temporary folder. */
-export async function saveModel(runDir: string, model: tf.LayersModel): Promise<void> {
-  const final = path.join(runDir, "model");
+/** Saves the model in tfjs LayersModel format to `<runDir>/<folder>`, through a temporary folder. */
+export async function saveModel(runDir: string, model: tf.LayersModel, folder = "model"): Promise<void> {
+  const final = path.join(runDir, folder);
   const temp = `${final}.${process.pid}.tmp`;
   fs.rmSync(temp, { recursive: true, force: true });
   await model.save(`file://${path.resolve(temp)}`);

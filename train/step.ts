@@ -15,6 +15,8 @@ export interface StepConfig {
   reg_lambda: number;
   /** Alpha's learning rate is lr * alpha_lr_mult (Adam ignores the scale of a gradient, so the rate is what scales). */
   alpha_lr_mult: number;
+  /** Weight e of the uniform target, (1 - e) one-hot + e / classes (0 = plain cross-entropy). */
+  label_smoothing?: number;
 }
 
 export interface EpochLosses {
@@ -46,21 +48,43 @@ export class Trainer {
     this.lossSums = tf.variable(tf.zeros([tasks.length + 1]), false);
   }
 
-  step(batch: TrainingBatch): void {
+  /** One update; `lrScale` multiplies every learning rate (the schedule's value for this step). */
+  step(batch: TrainingBatch, lrScale = 1): void {
     const index = new Map(this.optimised.map((v, i) => [v, i]));
     // The weight reads die with this tidy, before Adam updates the weights in place.
     const grads = tf.tidy(() => {
       const lossAndGrads = tf.valueAndGrads((...weights: tf.Tensor[]) => {
         const lookup = (v: tf.Variable) => weights[index.get(v) ?? -1] as tf.Tensor;
-        const loss = trainingLoss(this.vars, lookup, batch, this.config.keep_prob, this.config.reg_lambda);
+        const loss = trainingLoss(
+          this.vars,
+          lookup,
+          batch,
+          this.config.keep_prob,
+          this.config.reg_lambda,
+          this.config.label_smoothing ?? 0,
+        );
         this.lossSums.assign(this.lossSums.add(tf.concat([loss.perTask, loss.total.reshape([1])])));
         return loss.total;
       });
       return lossAndGrads(this.adam.read()).grads;
     });
-    this.adam.apply(grads);
+    this.adam.apply(grads, lrScale);
     tf.dispose(grads);
     this.batches++;
+  }
+
+  /** Optimiser steps taken so far (also after a restore). */
+  get steps(): number {
+    return this.adam.iterations;
+  }
+
+  /**
+   * The live value of every optimised variable (the optimiser holds them outside the tfjs
+   * variables). Dispose the reads before the next step: a live read forces Adam to copy.
+   */
+  readOptimised(): Map<tf.Variable, tf.Tensor> {
+    const values = this.adam.read();
+    return new Map(this.optimised.map((v, i) => [v, values[i] as tf.Tensor]));
   }
 
   /** Writes the trained weights into the model's variables (before evaluating or saving it). */

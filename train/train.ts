@@ -8,10 +8,19 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { IMAGE_CHANNELS, IMAGE_SIZE } from "../contracts/image.ts";
 import { computeNormalization, type Normalization, standardize } from "../contracts/normalization.ts";
-import { type EpochMetrics, RUN_FILES, type RunSummary } from "../contracts/run-folder.ts";
+import {
+  type EpochMetrics,
+  parseRunFile,
+  RUN_FILES,
+  type RunSummary,
+  type Selection,
+  selectionSchema,
+  type WeightsAccuracy,
+} from "../contracts/run-folder.ts";
 import { DEFAULT_TASKS, TaskFileError, type TaskSpec, taskLabels } from "../contracts/tasks.ts";
-import { createRng, shuffledIndices, takeSubset } from "../data/dataset.ts";
+import { createRng, takeSubset } from "../data/dataset.ts";
 import { DataError, loadFashionMnist, type Split } from "../data/fashion-mnist.ts";
+import { readJsonFile, writeJsonAtomic } from "../stage-files/files.ts";
 import {
   appendMetrics,
   keepMetricsUpTo,
@@ -23,8 +32,10 @@ import {
   writeRunTasks,
   writeSummary,
 } from "../stage-files/run-folder.ts";
-import { ConfigError, parseTrainArgs, type TrainConfig, usage } from "./config.ts";
-import { evaluate } from "./evaluate.ts";
+import { augmentationEnabled, augmentBatch, drawAugmentation } from "./augment.ts";
+import { ConfigError, DEFAULT_CONFIG, parseTrainArgs, type TrainConfig, usage } from "./config.ts";
+import { WeightAverage } from "./ema.ts";
+import { derivations, evaluateAll } from "./evaluate.ts";
 import { buildModel } from "./model.ts";
 import {
   latestCheckpointEpoch,
@@ -33,6 +44,9 @@ import {
   saveCheckpoint,
   saveModel,
 } from "./run-folder.ts";
+import { learningRateScale, type ScheduleSpec } from "./schedule.ts";
+import { SELECTED_MODEL_DIR, SELECTION_FILE, selectWeights } from "./selection.ts";
+import { balancedSubset, epochOrder, SplitError, stratifiedSplit } from "./split.ts";
 import { Trainer } from "./step.ts";
 import { summarize } from "./summary.ts";
 import * as tf from "./tf.ts";
@@ -72,6 +86,18 @@ const RUN_DEFINING: (keyof TrainConfig)[] = [
   "alpha_same",
   "alpha_lr_mult",
   "normalization",
+  "val_size",
+  "train_size",
+  "epoch_images",
+  "ema_decay",
+  "lr_schedule",
+  "warmup_epochs",
+  "label_smoothing",
+  "aug_shift",
+  "aug_flip",
+  "aug_brightness",
+  "aug_contrast",
+  "aug_invert",
 ];
 
 function prepareFolder(config: TrainConfig): { resumeFrom: number | null } {
@@ -90,12 +116,15 @@ function prepareFolder(config: TrainConfig): { resumeFrom: number | null } {
     );
   } else if (exists) {
     const saved: Record<string, unknown> = readRunConfig(dir);
+    // A folder written before a flag existed ran with that flag's default.
+    const savedValue = (key: keyof TrainConfig) =>
+      saved[key] ?? (key in DEFAULT_CONFIG ? DEFAULT_CONFIG[key as keyof typeof DEFAULT_CONFIG] : undefined);
     const differing = RUN_DEFINING.filter(
-      (key) => JSON.stringify(saved[key]) !== JSON.stringify(config[key]),
+      (key) => JSON.stringify(savedValue(key)) !== JSON.stringify(config[key]),
     );
     if (differing.length > 0) {
       const list = differing.map(
-        (k) => `--${k} ${JSON.stringify(saved[k])} (now ${JSON.stringify(config[k])})`,
+        (k) => `--${k} ${JSON.stringify(savedValue(k))} (now ${JSON.stringify(config[k])})`,
       );
       throw new RunFolderError(`--resume: ${dir} was started with ${list.join(", ")}; pass the same flags`);
     }
@@ -132,6 +161,47 @@ function alphaValues(model: tf.LayersModel): number[][][][] {
     .map((layer) => (layer.getWeights()[0] as tf.Tensor).arraySync() as number[][][]);
 }
 
+/** Training images (a subset when asked) and, with --val_size, the held-out validation images. */
+function trainingSets(config: TrainConfig, all: Split): { train: Split; validation: Split | null } {
+  let pool = all;
+  let validation: Split | null = null;
+  if (config.val_size > 0) {
+    const held = stratifiedSplit(all, config.val_size, config.seed);
+    pool = held.train;
+    validation = held.validation;
+  }
+  if (config.train_size !== null)
+    return { train: balancedSubset(pool, config.train_size, config.seed), validation };
+  if (config.limit !== null) return { train: takeSubset(pool, config.limit, config.seed), validation };
+  return { train: pool, validation };
+}
+
+/** The z-score as tensors that broadcast over [batch, 28, 28, 1]. */
+function normalizationTensors(normalization: Normalization): { mean: tf.Tensor; std: tf.Tensor } {
+  const shape = normalization.mean.length === 1 ? [] : [IMAGE_SIZE, IMAGE_SIZE, 1];
+  return { mean: tf.tensor(normalization.mean, shape), std: tf.tensor(normalization.std, shape) };
+}
+
+interface LabelledSet {
+  images: tf.Tensor4D;
+  labels: tf.Tensor1D[];
+}
+
+function sameChoice(a: Selection | null, b: Selection | null): boolean {
+  return a !== null && b !== null && a.epoch === b.epoch && a.weights === b.weights;
+}
+
+/** The epochs recorded so far (none for a new run). */
+function recordedEpochs(dir: string): EpochMetrics[] {
+  return fs.existsSync(path.join(dir, RUN_FILES.metrics)) ? readMetrics(dir) : [];
+}
+
+const byTask = (tasks: readonly TaskSpec[], values: number[]) =>
+  Object.fromEntries(tasks.map((t, i) => [t.name, values[i] as number]));
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+const formatAccuracy = (tasks: readonly TaskSpec[], values: number[]) =>
+  `${tasks.map((t, i) => `${t.name} ${(values[i] as number).toFixed(4)}`).join(" ")} mean ${mean(values).toFixed(4)}`;
+
 export async function runTraining(config: TrainConfig, options: TrainOptions = {}): Promise<RunSummary> {
   const log = options.log ?? ((line: string) => console.log(line));
   const tasks = config.tasks === null ? DEFAULT_TASKS : loadTaskFile(config.tasks);
@@ -144,7 +214,14 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
   const dir = config.out;
 
   const data = await loadFashionMnist({ dataDir: config.data_dir ?? undefined, log });
-  const train = config.limit === null ? data.train : takeSubset(data.train, config.limit, config.seed);
+  let sets: ReturnType<typeof trainingSets>;
+  try {
+    sets = trainingSets(config, data.train);
+  } catch (error) {
+    if (error instanceof SplitError) throw new ConfigError(error.message);
+    throw error;
+  }
+  const { train, validation } = sets;
   const test =
     options.testLimit === undefined ? data.test : takeSubset(data.test, options.testLimit, config.seed);
   const normalization = computeNormalization(train.images, config.normalization);
@@ -157,35 +234,90 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
 
   const model = buildModel(config, tasks);
   const trainer = new Trainer(model, tasks, config);
+  const average =
+    config.ema_decay > 0 ? new WeightAverage(model, buildModel(config, tasks), config.ema_decay) : null;
   let startEpoch = 0;
   let shuffle = createRng(config.seed);
   if (resumeFrom !== null && resumeFrom > 0) {
     const checkpoint = loadCheckpoint(dir);
     restoreWeights(model, checkpoint.weights);
     trainer.restore({ step: checkpoint.adamStep, m: checkpoint.adamM, v: checkpoint.adamV });
-    tf.dispose([...checkpoint.weights.values(), ...checkpoint.adamM, ...checkpoint.adamV]);
+    average?.restore(checkpoint.ema);
+    tf.dispose([
+      ...checkpoint.weights.values(),
+      ...checkpoint.adamM,
+      ...checkpoint.adamV,
+      ...checkpoint.ema.values(),
+    ]);
     startEpoch = checkpoint.epoch;
     shuffle = createRng(config.seed, checkpoint.rngState);
     log(`resuming ${dir} after epoch ${startEpoch}`);
   }
   keepMetricsUpTo(dir, startEpoch);
+  const records = recordedEpochs(dir);
+  let selection = await reconcileSelection(dir, records, startEpoch, model, average);
 
-  const trainImages = imageTensor(train, normalization);
+  const augmenting = augmentationEnabled(config);
+  // Augmented runs keep raw intensities and z-score each batch after augmenting it.
+  const trainImages = augmenting
+    ? tf.tensor4d(Float32Array.from(train.images), [train.count, IMAGE_SIZE, IMAGE_SIZE, 1])
+    : imageTensor(train, normalization);
+  const zScore = normalizationTensors(normalization);
   const trainLabels = labelTensors(tasks, train);
-  const testImages = imageTensor(test, normalization);
-  const testLabels = labelTensors(tasks, test);
+  const testSet: LabelledSet = {
+    images: imageTensor(test, normalization),
+    labels: labelTensors(tasks, test),
+  };
+  const validationSet: LabelledSet | null = validation
+    ? { images: imageTensor(validation, normalization), labels: labelTensors(tasks, validation) }
+    : null;
+  const derived = derivations(tasks);
   const writer = tf.node.summaryFileWriter(path.join(dir, "logs"));
-  const batchesPerEpoch = Math.ceil(train.count / config.n_batch_size);
+  const epochImages = config.epoch_images ?? train.count;
+  const batchesPerEpoch = Math.ceil(epochImages / config.n_batch_size);
+  const schedule: ScheduleSpec = {
+    schedule: config.lr_schedule,
+    totalSteps: config.n_epoch * batchesPerEpoch,
+    warmupSteps: Math.round(config.warmup_epochs * batchesPerEpoch),
+    finalFraction: 0,
+  };
   log(
-    `training ${model.name} (${tasks.map((t) => t.name).join(", ")}) on ${train.count} images, ` +
-      `testing on ${test.count}; ${batchesPerEpoch} batches of ${config.n_batch_size} per epoch; run folder ${dir}`,
+    `training ${model.name} (${tasks.map((t) => t.name).join(", ")}) on ${train.count} images` +
+      `${validation ? `, validating on ${validation.count}` : ""}, testing on ${test.count}; ` +
+      `${batchesPerEpoch} batches of ${config.n_batch_size} per epoch (${epochImages} images); ` +
+      `preset ${config.preset}${augmenting ? ", augmented" : ""}${average ? `, EMA ${config.ema_decay}` : ""}, ` +
+      `lr ${config.lr_schedule}; run folder ${dir}`,
   );
+
+  const evaluateWeights = async (weights: tf.LayersModel): Promise<WeightsAccuracy> => {
+    const onTest = await evaluateAll(weights, testSet.images, testSet.labels, derived);
+    const result: WeightsAccuracy = {
+      test_accuracy: byTask(tasks, onTest.perTask),
+      test_accuracy_mean: mean(onTest.perTask),
+      ...(derived.length > 0
+        ? {
+            derived_test_accuracy: Object.fromEntries(
+              derived.map((d, i) => [d.name, onTest.derived[i] as number]),
+            ),
+          }
+        : {}),
+    };
+    if (validationSet) {
+      const onValidation = await evaluateAll(weights, validationSet.images, validationSet.labels);
+      result.validation_accuracy = byTask(tasks, onValidation.perTask);
+      result.validation_accuracy_mean = mean(onValidation.perTask);
+    }
+    return result;
+  };
+  const accuracies = (figures: WeightsAccuracy, key: "test_accuracy" | "validation_accuracy") =>
+    tasks.map((t) => figures[key]?.[t.name] as number);
 
   const epochSeconds: number[] = [];
   try {
     for (let epoch = startEpoch + 1; epoch <= config.n_epoch; epoch++) {
       const started = performance.now();
-      const order = shuffledIndices(train.count, shuffle);
+      const order = epochOrder(train.count, epochImages, shuffle);
+      let lrScale = 1;
       for (let b = 0; b < batchesPerEpoch; b++) {
         if (options.signal?.aborted) {
           throw new InterruptedError(
@@ -193,15 +325,33 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
           );
         }
         const indices = order.subarray(b * config.n_batch_size, (b + 1) * config.n_batch_size);
+        lrScale = learningRateScale(schedule, trainer.steps);
         tf.tidy(() => {
           const index = tf.tensor1d(Int32Array.from(indices), "int32");
-          trainer.step({
-            images: tf.gather(trainImages, index) as tf.Tensor4D,
-            labels: trainLabels.map((labels) => tf.gather(labels, index) as tf.Tensor1D),
-            // Stateless dropout seeds from (seed, tower, epoch, batch): a resumed epoch replays its masks.
-            dropoutSeeds: tasks.map((_, t) => [config.seed * 64 + t, epoch * 100_000 + b]),
-          });
+          const picked = tf.gather(trainImages, index) as tf.Tensor4D;
+          const images = augmenting
+            ? augmentBatch(
+                picked,
+                drawAugmentation(config, indices.length, IMAGE_SIZE, [config.seed, epoch, b]),
+                config.aug_shift,
+                zScore.mean,
+                zScore.std,
+              )
+            : picked;
+          trainer.step(
+            {
+              images,
+              labels: trainLabels.map((labels) => tf.gather(labels, index) as tf.Tensor1D),
+              // Stateless dropout seeds from (seed, tower, epoch, batch): a resumed epoch replays its masks.
+              dropoutSeeds: tasks.map((_, t) => [config.seed * 64 + t, epoch * 100_000 + b]),
+            },
+            lrScale,
+          );
         });
+        if (average) {
+          if (average.due(trainer.steps))
+            tf.tidy(() => average.update(trainer.steps, trainer.readOptimised()));
+        }
         if ((b + 1) % PROGRESS_EVERY === 0 && b + 1 < batchesPerEpoch) {
           const rate = ((b + 1) * config.n_batch_size) / ((performance.now() - started) / 1000);
           log(`  epoch ${epoch}: ${b + 1}/${batchesPerEpoch} batches, ${rate.toFixed(0)} img/s`);
@@ -210,49 +360,129 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
       const trainSeconds = (performance.now() - started) / 1000;
       const losses = await trainer.takeLosses();
       trainer.syncModel();
-      const accuracy = await evaluate(model, testImages, testLabels);
+      const raw = await evaluateWeights(model);
+      const smoothed = average ? await evaluateWeights(average.model) : null;
       const seconds = (performance.now() - started) / 1000;
       const record: EpochMetrics = {
         epoch,
-        loss: Object.fromEntries(tasks.map((t, i) => [t.name, losses.perTask[i] as number])),
+        loss: byTask(tasks, losses.perTask),
         loss_total: losses.total,
-        test_accuracy: Object.fromEntries(tasks.map((t, i) => [t.name, accuracy[i] as number])),
-        test_accuracy_mean: accuracy.reduce((a, b) => a + b, 0) / accuracy.length,
+        ...raw,
         seconds,
-        images_per_second: train.count / trainSeconds,
+        images_per_second: epochImages / trainSeconds,
         alpha_self: alphaValues(model).map(meanDiagonal),
+        ...(smoothed ? { ema: smoothed } : {}),
+        lr: config.lr * lrScale,
       };
       appendMetrics(dir, record);
+      records.push(record);
       for (const [name, value] of Object.entries(record.loss)) writer.scalar(`loss/${name}`, value, epoch);
       writer.scalar("loss/total", record.loss_total, epoch);
       for (const [name, value] of Object.entries(record.test_accuracy))
         writer.scalar(`accuracy/${name}`, value, epoch);
       writer.scalar("accuracy/mean", record.test_accuracy_mean, epoch);
+      if (record.validation_accuracy_mean !== undefined)
+        writer.scalar("validation_accuracy/mean", record.validation_accuracy_mean, epoch);
+      if (smoothed) writer.scalar("ema_accuracy/mean", smoothed.test_accuracy_mean, epoch);
       writer.flush();
       const adam = trainer.optimizerState();
-      await saveCheckpoint(dir, { epoch, rngState: shuffle.state(), adamStep: adam.step }, model, adam);
+      await saveCheckpoint(
+        dir,
+        { epoch, rngState: shuffle.state(), adamStep: adam.step },
+        model,
+        adam,
+        average?.named() ?? [],
+      );
       tf.dispose([...adam.m, ...adam.v]);
+      // After the checkpoint: a run killed before this line re-saves the choice on --resume.
+      const chosen = selectWeights(records);
+      if (chosen && !sameChoice(chosen, selection)) {
+        await saveSelection(dir, chosen, model, average);
+        selection = chosen;
+      }
       epochSeconds.push(seconds);
-      const average = epochSeconds.reduce((a, b) => a + b, 0) / epochSeconds.length;
+      const meanSeconds = epochSeconds.reduce((a, b) => a + b, 0) / epochSeconds.length;
       log(
         `epoch ${epoch}/${config.n_epoch}  ${losses.batches} batches  loss ${tasks.map((t, i) => `${t.name} ${(losses.perTask[i] as number).toFixed(4)}`).join(" ")}` +
-          `  test acc ${tasks.map((t, i) => `${t.name} ${(accuracy[i] as number).toFixed(4)}`).join(" ")} mean ${record.test_accuracy_mean.toFixed(4)}` +
-          `  ${seconds.toFixed(1)} s  ${record.images_per_second.toFixed(0)} img/s  ETA ${formatDuration(average * (config.n_epoch - epoch))}`,
+          (validationSet
+            ? `  val acc ${formatAccuracy(tasks, accuracies(raw, "validation_accuracy"))}`
+            : "") +
+          `  test acc ${formatAccuracy(tasks, accuracies(raw, "test_accuracy"))}` +
+          (smoothed
+            ? `  EMA ${validationSet ? `val ${(smoothed.validation_accuracy_mean as number).toFixed(4)} ` : ""}test ${smoothed.test_accuracy_mean.toFixed(4)}`
+            : "") +
+          `  ${seconds.toFixed(1)} s  ${record.images_per_second.toFixed(0)} img/s  ETA ${formatDuration(meanSeconds * (config.n_epoch - epoch))}`,
       );
     }
     await saveModel(dir, model);
-    const summary = summarize(model.name, tasks, readMetrics(dir), alphaValues(model));
+    const summary: RunSummary = {
+      ...summarize(model.name, tasks, records, alphaValues(model)),
+      ...(selection ? { selected: selection } : {}),
+    };
     writeSummary(dir, summary);
     log(
       `done: final mean test accuracy ${summary.final.mean.toFixed(4)} (${tasks.map((t) => `${t.name} ${(summary.final.per_task[t.name] as number).toFixed(4)}`).join(", ")}); ` +
-        `best ${summary.best.mean.toFixed(4)} at epoch ${summary.best.epoch}; last-5 mean ${summary.last5.mean.toFixed(4)}; summary in ${path.join(dir, RUN_FILES.summary)}`,
+        `best ${summary.best.mean.toFixed(4)} at epoch ${summary.best.epoch}; last-5 mean ${summary.last5.mean.toFixed(4)}` +
+        (selection
+          ? `; validation chose the ${selection.weights} weights of epoch ${selection.epoch} (validation ${selection.validation_accuracy_mean.toFixed(4)}, test ${selection.test_accuracy_mean.toFixed(4)}) in ${path.join(dir, SELECTED_MODEL_DIR)}`
+          : "") +
+        `; summary in ${path.join(dir, RUN_FILES.summary)}`,
     );
     return summary;
   } finally {
-    tf.dispose([trainImages, testImages, ...trainLabels, ...testLabels]);
+    tf.dispose([
+      trainImages,
+      zScore.mean,
+      zScore.std,
+      testSet.images,
+      ...testSet.labels,
+      ...trainLabels,
+      ...(validationSet ? [validationSet.images, ...validationSet.labels] : []),
+    ]);
     trainer.dispose();
+    average?.dispose();
     model.dispose();
   }
+}
+
+/** Saves the chosen weights as model-best/ and then records the choice in selection.json. */
+async function saveSelection(
+  dir: string,
+  chosen: Selection,
+  model: tf.LayersModel,
+  average: WeightAverage | null,
+): Promise<void> {
+  const weights = chosen.weights === "ema" ? average?.model : model;
+  if (weights === undefined) throw new Error("the EMA weights were chosen but the run keeps no EMA");
+  await saveModel(dir, weights, SELECTED_MODEL_DIR);
+  writeJsonAtomic(path.join(dir, SELECTION_FILE), chosen);
+}
+
+/**
+ * On --resume: the choice over the kept epochs must be the one on disk. A run killed between its
+ * checkpoint and saving a new choice left it one epoch behind; the checkpoint holds exactly
+ * those weights, so they are saved now. Anything else means the folder was tampered with.
+ */
+async function reconcileSelection(
+  dir: string,
+  records: EpochMetrics[],
+  startEpoch: number,
+  model: tf.LayersModel,
+  average: WeightAverage | null,
+): Promise<Selection | null> {
+  const chosen = selectWeights(records);
+  const file = path.join(dir, SELECTION_FILE);
+  const saved = fs.existsSync(file)
+    ? parseRunFile(selectionSchema, readJsonFile(file, SELECTION_FILE), file)
+    : null;
+  if (chosen === null || sameChoice(chosen, saved)) return saved;
+  if (chosen.epoch !== startEpoch) {
+    throw new RunFolderError(
+      `--resume: ${file} does not hold the validation choice of the kept epochs (epoch ${chosen.epoch}, ${chosen.weights}); start the run over with --overwrite`,
+    );
+  }
+  await saveSelection(dir, chosen, model, average);
+  return chosen;
 }
 
 function meanDiagonal(alpha: number[][][]): number {

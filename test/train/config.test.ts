@@ -104,3 +104,25 @@ test("a one-task file with cross-stitch on is refused with exit code 2, before a
   assert.ok(!fs.existsSync(path.join(dir, "run")), "no run folder is created");
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test("--preset beyond sets its defaults, every flag still wins, and the default stays the reference", () => {
+  const reference = parseTrainArgs([]);
+  assert.equal(reference.preset, "reference");
+  assert.equal(reference.val_size, 0);
+  assert.equal(reference.ema_decay, 0);
+  assert.equal(reference.lr_schedule, "constant");
+  assert.equal(reference.aug_shift, 0);
+  const beyond = parseTrainArgs(["--preset", "beyond"]);
+  assert.equal(beyond.val_size, 5000);
+  assert.equal(beyond.ema_decay, 0.999);
+  assert.equal(beyond.lr_schedule, "cosine");
+  assert.equal(beyond.aug_flip, 0.5);
+  assert.equal(beyond.out, "runs/beyond-cross-stitch-s1");
+  const overridden = parseTrainArgs(["--aug_flip", "0", "--preset", "beyond", "--val_size", "1000"]);
+  assert.equal(overridden.aug_flip, 0);
+  assert.equal(overridden.val_size, 1000);
+  assert.equal(overridden.ema_decay, 0.999);
+  assert.throws(() => parseTrainArgs(["--preset", "fast"]), /--preset: expected one of reference, beyond/);
+  assert.throws(() => parseTrainArgs(["--ema_decay", "1"]), /--ema_decay: must be in \[0, 1\)/);
+  assert.throws(() => parseTrainArgs(["--limit", "100", "--train_size", "100"]), /give one/);
+});

@@ -5,7 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { parseTrainArgs } from "../../train/config.ts";
+import { ConfigError, parseTrainArgs } from "../../train/config.ts";
 import { loadCheckpoint } from "../../train/run-folder.ts";
 import { InterruptedError, RunFolderError, runTraining } from "../../train/train.ts";
 
@@ -78,6 +78,85 @@ test("a run interrupted in its second epoch and resumed ends with the uninterrup
       .split("\n")
       .map((line) => JSON.parse(line).test_accuracy);
   assert.deepEqual(accuracies(interrupted.out), accuracies(straight.out));
+});
+
+test("a beyond-style run (validation, EMA, augmentation, cosine, smoothing) saves the validation choice and resumes exactly", async () => {
+  const flags = [
+    "--preset",
+    "beyond",
+    "--val_size",
+    "300",
+    "--ema_decay",
+    "0.9",
+    "--warmup_epochs",
+    "0.5",
+    "--aug_invert",
+    "0.2",
+    "--n_epoch",
+    "2",
+  ];
+  const straight = smallRun("beyond-straight", flags);
+  const summary = await runTraining(straight, { log: quiet, testLimit: TEST_LIMIT });
+  const config = JSON.parse(fs.readFileSync(path.join(straight.out, "config.json"), "utf8"));
+  assert.equal(config.preset, "beyond");
+  assert.equal(config.lr_schedule, "cosine");
+  assert.equal(config.val_size, 300);
+  const records = fs
+    .readFileSync(path.join(straight.out, "metrics.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line));
+  for (const record of records) {
+    assert.deepEqual(Object.keys(record.validation_accuracy), ["fashion", "category"]);
+    assert.ok(record.ema.validation_accuracy_mean > 0 && record.ema.test_accuracy_mean > 0);
+    assert.ok(record.derived_test_accuracy.category_from_fashion > 0.4);
+  }
+  // The cosine schedule has decayed by the last epoch.
+  assert.ok(records[1].lr < 0.001 * 0.01, `lr ${records[1].lr}`);
+  const selection = JSON.parse(fs.readFileSync(path.join(straight.out, "selection.json"), "utf8"));
+  const candidates = records.flatMap((r) => [
+    { epoch: r.epoch, weights: "raw", value: r.validation_accuracy_mean },
+    { epoch: r.epoch, weights: "ema", value: r.ema.validation_accuracy_mean },
+  ]);
+  const best = Math.max(...candidates.map((c) => c.value));
+  assert.equal(selection.validation_accuracy_mean, best);
+  assert.deepEqual(summary.selected, selection);
+  assert.ok(fs.existsSync(path.join(straight.out, "model-best", "model.json")));
+
+  const interrupted = smallRun("beyond-interrupted", flags);
+  const controller = new AbortController();
+  await assert.rejects(
+    runTraining(interrupted, {
+      log: (line) => line.startsWith("epoch 1/2") && controller.abort(),
+      signal: controller.signal,
+      testLimit: TEST_LIMIT,
+    }),
+    InterruptedError,
+  );
+  assert.ok(loadCheckpoint(interrupted.out).ema.size > 0, "the checkpoint keeps the EMA");
+  await runTraining({ ...interrupted, resume: true }, { log: quiet, testLimit: TEST_LIMIT });
+  for (const file of ["model/weights.bin", "model-best/weights.bin", "selection.json"]) {
+    const read = (run: string) => fs.readFileSync(path.join(run, file));
+    assert.ok(read(straight.out).equals(read(interrupted.out)), `${file} differs after resuming`);
+  }
+  const figures = (run: string) =>
+    fs
+      .readFileSync(path.join(run, "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => {
+        const { seconds, images_per_second, ...rest } = JSON.parse(line);
+        return rest;
+      });
+  assert.deepEqual(figures(interrupted.out), figures(straight.out));
+});
+
+test("a validation split that leaves nothing to train on is a usage error naming the sizes", async () => {
+  const config = parseTrainArgs(["--val_size", "60000", "--out", path.join(root, "too-much-validation")]);
+  await assert.rejects(runTraining(config, { log: quiet }), (error: Error) => {
+    return error instanceof ConfigError && /1\.\.59999 images, got 60000/.test(error.message);
+  });
+  assert.ok(!fs.existsSync(path.join(root, "too-much-validation", "config.json")));
 });
 
 test.after(() => fs.rmSync(root, { recursive: true, force: true }));

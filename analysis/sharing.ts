@@ -1,0 +1,316 @@
+/**
+ * The sharing study's analysis (`npm run study:report -- [--root runs/sharing] [--out reports/sharing]`):
+ * for each training-set size, the gain of cross-stitch over the baseline per task, paired by
+ * seed, as a mean with a 95 % confidence interval over seeds, on the mean test accuracy of the
+ * last 5 epochs (and of the final epoch); and the fair baseline for "category", which is a
+ * relabelling of "fashion": the baseline's fashion head, its argmax mapped to its group. Only
+ * finished runs count; runs still going are listed with the epoch they reached. Writes
+ * summary.json, results.md and gain-vs-size.{svg,png}.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import type { EpochMetrics } from "../contracts/run-folder.ts";
+import { lineChartSvg, writeChart } from "./charts.ts";
+import { AnalysisError, lastMean, readRunFiles } from "./runs.ts";
+import { type MeanInterval, meanInterval, verdict } from "./stats.ts";
+
+const RUN_NAME = /^(baseline|cross-stitch)-s(\d+)$/;
+const SIZE_NAME = /^n(\d+)$/;
+const LAST = 5;
+
+export interface StudyRunFigures {
+  size: number;
+  seed: number;
+  variant: "baseline" | "cross-stitch";
+  finished: boolean;
+  epochs: number;
+  n_epoch: number;
+  /** Test accuracy per task (and "mean"), averaged over the last 5 epochs; and at the final epoch. */
+  last5: Record<string, number>;
+  final: Record<string, number>;
+  /** Coarse tasks read off a finer head (category_from_fashion), same two statistics. */
+  derived_last5: Record<string, number>;
+  derived_final: Record<string, number>;
+}
+
+function figures(
+  metrics: EpochMetrics[],
+  taskNames: string[],
+  at: (m: EpochMetrics[], pick: (r: EpochMetrics) => number) => number,
+) {
+  const perTask = Object.fromEntries(
+    taskNames.map((t) => [t, at(metrics, (r) => r.test_accuracy[t] as number)]),
+  );
+  perTask.mean = at(metrics, (r) => r.test_accuracy_mean);
+  const derivedNames = Object.keys(metrics[metrics.length - 1]?.derived_test_accuracy ?? {});
+  const derived = Object.fromEntries(
+    derivedNames.map((d) => [d, at(metrics, (r) => r.derived_test_accuracy?.[d] ?? Number.NaN)]),
+  );
+  return { perTask, derived };
+}
+
+/** Every run folder under root/n<size>/<variant>-s<seed> with at least one epoch. */
+export function readStudy(root: string): StudyRunFigures[] {
+  if (!fs.existsSync(root)) throw new AnalysisError(`${root}: no such folder (run npm run study first)`);
+  const found: StudyRunFigures[] = [];
+  for (const sizeDir of fs.readdirSync(root).sort()) {
+    const size = SIZE_NAME.exec(sizeDir);
+    if (!size) continue;
+    for (const runDir of fs.readdirSync(path.join(root, sizeDir)).sort()) {
+      const name = RUN_NAME.exec(runDir);
+      if (!name) continue;
+      const run = readRunFiles(path.join(root, sizeDir, runDir));
+      if (run === null) continue;
+      const taskNames = run.tasks.map((t) => t.name);
+      const last5 = figures(run.metrics, taskNames, (m, pick) => lastMean(m, LAST, pick));
+      const final = figures(run.metrics, taskNames, (m, pick) => lastMean(m, 1, pick));
+      found.push({
+        size: Number(size[1]),
+        seed: Number(name[2]),
+        variant: name[1] as StudyRunFigures["variant"],
+        finished: run.finished,
+        epochs: run.metrics.length,
+        n_epoch: run.config.n_epoch,
+        last5: last5.perTask,
+        final: final.perTask,
+        derived_last5: last5.derived,
+        derived_final: final.derived,
+      });
+    }
+  }
+  return found;
+}
+
+export interface GainRow extends MeanInterval {
+  /** In accuracy points (percent). */
+  verdict: ReturnType<typeof verdict>;
+}
+
+export interface SizeResult {
+  size: number;
+  /** Seeds with both variants finished. */
+  seeds: number[];
+  /** Cross-stitch minus baseline, points, per task and "mean"; over the last 5 epochs and the final epoch. */
+  gain_last5: Record<string, GainRow>;
+  gain_final: Record<string, GainRow>;
+  /** Cross-stitch's category head minus the baseline's fashion head mapped to category (the fair baseline). */
+  fair_category_gain_last5: GainRow | null;
+  /** The baseline's own category head minus its fashion head mapped to category. */
+  baseline_category_head_vs_mapped_last5: GainRow | null;
+  /** Mean accuracies (points) per variant over the paired seeds, last 5 epochs. */
+  accuracy_last5: Record<"baseline" | "cross-stitch", Record<string, number>>;
+}
+
+const points = (values: number[]): GainRow => {
+  const interval = meanInterval(values.map((v) => v * 100));
+  return { ...interval, verdict: verdict(interval) };
+};
+
+/** Gains per size over the seeds where both variants finished. */
+export function analyseStudy(runs: readonly StudyRunFigures[]): SizeResult[] {
+  const finished = runs.filter((r) => r.finished);
+  const sizes = [...new Set(finished.map((r) => r.size))].sort((a, b) => a - b);
+  const results: SizeResult[] = [];
+  for (const size of sizes) {
+    const at = (variant: string, seed: number) =>
+      finished.find((r) => r.size === size && r.variant === variant && r.seed === seed);
+    const seeds = [...new Set(finished.filter((r) => r.size === size).map((r) => r.seed))]
+      .filter((seed) => at("baseline", seed) && at("cross-stitch", seed))
+      .sort((a, b) => a - b);
+    if (seeds.length === 0) continue;
+    const pairs = seeds.map((seed) => ({
+      base: at("baseline", seed) as StudyRunFigures,
+      cross: at("cross-stitch", seed) as StudyRunFigures,
+    }));
+    const keys = Object.keys(pairs[0]?.base.last5 ?? {});
+    const gains = (stat: "last5" | "final") =>
+      Object.fromEntries(
+        keys.map((k) => [
+          k,
+          points(pairs.map((p) => (p.cross[stat][k] as number) - (p.base[stat][k] as number))),
+        ]),
+      );
+    const mapped = "category_from_fashion";
+    const hasMapped = pairs.every(
+      (p) => Number.isFinite(p.base.derived_last5[mapped]) && p.cross.last5.category !== undefined,
+    );
+    const average = (variant: "base" | "cross") =>
+      Object.fromEntries(
+        keys.map((k) => [
+          k,
+          (pairs.reduce((a, p) => a + (p[variant].last5[k] as number), 0) / pairs.length) * 100,
+        ]),
+      );
+    results.push({
+      size,
+      seeds,
+      gain_last5: gains("last5"),
+      gain_final: gains("final"),
+      fair_category_gain_last5: hasMapped
+        ? points(
+            pairs.map((p) => (p.cross.last5.category as number) - (p.base.derived_last5[mapped] as number)),
+          )
+        : null,
+      baseline_category_head_vs_mapped_last5: hasMapped
+        ? points(
+            pairs.map((p) => (p.base.last5.category as number) - (p.base.derived_last5[mapped] as number)),
+          )
+        : null,
+      accuracy_last5: { baseline: average("base"), "cross-stitch": average("cross") },
+    });
+  }
+  return results;
+}
+
+const signed = (v: number) => `${v >= 0 ? "+" : ""}${v.toFixed(2)}`;
+function cell(row: GainRow | null | undefined): string {
+  if (!row) return "n/a";
+  return row.low === null || row.high === null
+    ? `${signed(row.mean)} (n=1)`
+    : `${signed(row.mean)} [${signed(row.low)}, ${signed(row.high)}]`;
+}
+
+export function resultsMarkdown(results: SizeResult[], runs: StudyRunFigures[]): string {
+  const lines = [
+    "# Sharing study: results so far",
+    "",
+    "Generated by `npm run study:report`; only runs that reached their last epoch count. Gains are",
+    "cross-stitch minus baseline in accuracy points on the 10k test set, the mean of the last 5",
+    "epochs of each run, paired by seed: mean [95 % CI over seeds, t distribution]. No figure here",
+    "was used to choose anything.",
+    "",
+    "| training images | seeds | fashion | category | mean of tasks | category vs fair baseline | baseline: category head vs mapped fashion head |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    ...results.map(
+      (r) =>
+        `| ${r.size.toLocaleString("en")} | ${r.seeds.join(", ")} | ${cell(r.gain_last5.fashion)} | ${cell(r.gain_last5.category)} | ${cell(r.gain_last5.mean)} | ${cell(r.fair_category_gain_last5)} | ${cell(r.baseline_category_head_vs_mapped_last5)} |`,
+    ),
+    "",
+    'Verdicts (last 5 epochs; "helps"/"hurts" only when the whole 95 % interval is on one side of 0):',
+    "",
+    ...results.map(
+      (r) =>
+        `- ${r.size.toLocaleString("en")} images (${r.seeds.length} seed${r.seeds.length === 1 ? "" : "s"}): fashion ${r.gain_last5.fashion?.verdict}; category ${r.gain_last5.category?.verdict}; against the fair category baseline ${r.fair_category_gain_last5?.verdict ?? "n/a"}.`,
+    ),
+    "",
+    "Final-epoch gains (noisier: one epoch per run):",
+    "",
+    "| training images | fashion | category | mean |",
+    "| --- | --- | --- | --- |",
+    ...results.map(
+      (r) =>
+        `| ${r.size.toLocaleString("en")} | ${cell(r.gain_final.fashion)} | ${cell(r.gain_final.category)} | ${cell(r.gain_final.mean)} |`,
+    ),
+    "",
+    "Mean test accuracy (%) over the paired seeds, last 5 epochs:",
+    "",
+    "| training images | baseline fashion | cross-stitch fashion | baseline category | cross-stitch category | baseline fashion head mapped to category |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...results.map((r) => {
+      const b = r.accuracy_last5.baseline;
+      const c = r.accuracy_last5["cross-stitch"];
+      const mapped = runs
+        .filter(
+          (x) => x.size === r.size && x.variant === "baseline" && x.finished && r.seeds.includes(x.seed),
+        )
+        .map((x) => (x.derived_last5.category_from_fashion as number) * 100);
+      const mappedMean = mapped.length
+        ? (mapped.reduce((a, v) => a + v, 0) / mapped.length).toFixed(2)
+        : "n/a";
+      return `| ${r.size.toLocaleString("en")} | ${b.fashion?.toFixed(2)} | ${c.fashion?.toFixed(2)} | ${b.category?.toFixed(2)} | ${c.category?.toFixed(2)} | ${mappedMean} |`;
+    }),
+    "",
+    "Every run found (finished or not):",
+    "",
+    "| training images | variant | seed | epochs done | finished | last-5 mean test accuracy |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...runs.map(
+      (r) =>
+        `| ${r.size.toLocaleString("en")} | ${r.variant} | ${r.seed} | ${r.epochs}/${r.n_epoch} | ${r.finished ? "yes" : "in progress"} | ${((r.last5.mean as number) * 100).toFixed(2)} |`,
+    ),
+    "",
+  ];
+  return lines.join("\n");
+}
+
+export function gainChartSvg(results: SizeResult[]): string {
+  const series = [
+    { key: "fashion", label: "fashion", color: "#4c78a8" },
+    { key: "category", label: "category", color: "#f58518" },
+    { key: "mean", label: "mean of tasks", color: "#54a24b" },
+  ].map((s) => ({
+    label: s.label,
+    color: s.color,
+    points: results.map((r) => ({
+      x: r.size,
+      y: r.gain_last5[s.key]?.mean ?? 0,
+      low: r.gain_last5[s.key]?.low,
+      high: r.gain_last5[s.key]?.high,
+    })),
+  }));
+  const fair = results.filter((r) => r.fair_category_gain_last5);
+  if (fair.length > 0) {
+    series.push({
+      label: "category vs fair baseline",
+      color: "#b279a2",
+      points: fair.map((r) => {
+        const g = r.fair_category_gain_last5 as GainRow;
+        return { x: r.size, y: g.mean, low: g.low, high: g.high };
+      }),
+    });
+  }
+  const seeds = results.map((r) => `${r.size.toLocaleString("en")}: ${r.seeds.length}`).join(", ");
+  return lineChartSvg({
+    title: "Cross-stitch gain over the baseline vs training-set size",
+    note: `test accuracy, mean of the last 5 epochs, paired by seed; bars: 95 % CI over seeds (seeds per size ${seeds})`,
+    xLabel: "class-balanced training images (log scale)",
+    yLabel: "gain (accuracy points)",
+    logX: true,
+    referenceY: 0,
+    series: series.map((s) => ({ ...s, dashed: s.label.includes("fair") })),
+  });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      root: { type: "string", default: "runs/sharing" },
+      out: { type: "string", default: "reports/sharing" },
+    },
+  });
+  const runs = readStudy(values.root);
+  const results = analyseStudy(runs);
+  fs.mkdirSync(values.out, { recursive: true });
+  const summary = {
+    generated_at: new Date().toISOString(),
+    statistic: "test accuracy, mean of the last 5 epochs; gains in points",
+    results,
+    runs,
+  };
+  fs.writeFileSync(path.join(values.out, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  fs.writeFileSync(path.join(values.out, "results.md"), resultsMarkdown(results, runs));
+  if (results.length > 0) await writeChart(path.join(values.out, "gain-vs-size"), gainChartSvg(results));
+  const done = runs.filter((r) => r.finished).length;
+  console.log(
+    `${runs.length} run folders (${done} finished); ${results.length} size(s) with paired seeds; wrote ${path.join(values.out, "results.md")}` +
+      (results.length > 0
+        ? ` and ${path.join(values.out, "gain-vs-size.png")}`
+        : " (no plot: no size has a finished pair yet)"),
+  );
+  return 0;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  try {
+    process.exitCode = await main(process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof AnalysisError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      console.error(`study:report: ${(error as Error).message}`);
+      process.exitCode = error instanceof AnalysisError ? 1 : 2;
+    } else throw error;
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Calibration of a classifier's confidence: reliability bins (equal-width over the top-class
+ * probability) and the expected calibration error, ECE = sum_b (n_b / N) |accuracy_b - confidence_b|
+ * (Guo et al., "On Calibration of Modern Neural Networks", 2017), plus the share of answers at
+ * or above a confidence and how often those are right.
+ */
+
+export interface ReliabilityBin {
+  /** [low, high) of the top-class probability; the last bin includes 1. */
+  low: number;
+  high: number;
+  count: number;
+  /** Mean top-class probability in the bin (NaN when empty). */
+  confidence: number;
+  /** Fraction right in the bin (NaN when empty). */
+  accuracy: number;
+}
+
+export interface Calibration {
+  count: number;
+  accuracy: number;
+  meanConfidence: number;
+  ece: number;
+  /** The largest |accuracy - confidence| over non-empty bins. */
+  mce: number;
+  bins: ReliabilityBin[];
+}
+
+/** Softmax of each row of `logits` (count x classes, row-major): top-class probability and argmax. */
+export function topClass(
+  logits: Float32Array | number[],
+  classes: number,
+): { confidence: Float64Array; predicted: Int32Array } {
+  const count = logits.length / classes;
+  if (!Number.isInteger(count))
+    throw new Error(`logits hold ${logits.length} values, not a multiple of ${classes}`);
+  const confidence = new Float64Array(count);
+  const predicted = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    let max = Number.NEGATIVE_INFINITY;
+    let arg = 0;
+    for (let k = 0; k < classes; k++) {
+      const v = logits[i * classes + k] as number;
+      if (v > max) {
+        max = v;
+        arg = k;
+      }
+    }
+    let sum = 0;
+    for (let k = 0; k < classes; k++) sum += Math.exp((logits[i * classes + k] as number) - max);
+    confidence[i] = 1 / sum;
+    predicted[i] = arg;
+  }
+  return { confidence, predicted };
+}
+
+export function calibration(
+  confidence: ArrayLike<number>,
+  correct: ArrayLike<boolean>,
+  binCount = 15,
+): Calibration {
+  const count = confidence.length;
+  if (count === 0 || correct.length !== count)
+    throw new Error("calibration: need one correctness flag per confidence, and at least one");
+  const sums = Array.from({ length: binCount }, () => ({ count: 0, confidence: 0, correct: 0 }));
+  let right = 0;
+  let confidenceSum = 0;
+  for (let i = 0; i < count; i++) {
+    const p = confidence[i] as number;
+    if (!(p >= 0 && p <= 1)) throw new Error(`calibration: confidence ${p} is not a probability`);
+    const bin = sums[Math.min(binCount - 1, Math.floor(p * binCount))] as {
+      count: number;
+      confidence: number;
+      correct: number;
+    };
+    bin.count++;
+    bin.confidence += p;
+    if (correct[i]) {
+      bin.correct++;
+      right++;
+    }
+    confidenceSum += p;
+  }
+  const bins = sums.map((s, b) => ({
+    low: b / binCount,
+    high: (b + 1) / binCount,
+    count: s.count,
+    confidence: s.count ? s.confidence / s.count : Number.NaN,
+    accuracy: s.count ? s.correct / s.count : Number.NaN,
+  }));
+  const gaps = bins
+    .filter((b) => b.count > 0)
+    .map((b) => ({ weight: b.count / count, gap: Math.abs(b.accuracy - b.confidence) }));
+  return {
+    count,
+    accuracy: right / count,
+    meanConfidence: confidenceSum / count,
+    ece: gaps.reduce((a, g) => a + g.weight * g.gap, 0),
+    mce: Math.max(0, ...gaps.map((g) => g.gap)),
+    bins,
+  };
+}
+
+/** Of the answers given at >= `threshold` confidence: what share of all answers they are, and how many are right. */
+export function confidentAnswers(
+  confidence: ArrayLike<number>,
+  correct: ArrayLike<boolean>,
+  threshold: number,
+) {
+  let count = 0;
+  let right = 0;
+  for (let i = 0; i < confidence.length; i++) {
+    if ((confidence[i] as number) >= threshold) {
+      count++;
+      if (correct[i]) right++;
+    }
+  }
+  return { threshold, share: count / confidence.length, count, accuracy: count ? right / count : Number.NaN };
+}

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { analyseStudy, gainChartSvg, readStudy, resultsMarkdown } from "../../analysis/sharing.ts";
+import { meanInterval, verdict } from "../../analysis/stats.ts";
+import { DEFAULT_TASKS } from "../../contracts/tasks.ts";
+
+test("mean and 95 % interval over seeds follow Student's t", () => {
+  const interval = meanInterval([1, 2, 3]);
+  assert.equal(interval.mean, 2);
+  assert.equal(interval.sd, 1);
+  assert.ok(Math.abs((interval.high as number) - (2 + 4.303 / Math.sqrt(3))) < 1e-9);
+  assert.equal(verdict(interval), "no detectable difference");
+  assert.equal(verdict(meanInterval([1, 1.1, 0.9])), "helps");
+  assert.equal(verdict(meanInterval([-1, -1.1, -0.9])), "hurts");
+  assert.equal(verdict(meanInterval([0.5])), "one seed: no interval");
+});
+
+/** A run folder whose every epoch scores the given test accuracies. */
+function writeRun(
+  dir: string,
+  epochs: number,
+  nEpoch: number,
+  fashion: number,
+  category: number,
+  mapped: number,
+) {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, "config.json"),
+    JSON.stringify({ n_epoch: nEpoch, seed: 1, cross_stitch_enabled: false }),
+  );
+  fs.writeFileSync(path.join(dir, "tasks.json"), JSON.stringify(DEFAULT_TASKS));
+  const lines = Array.from({ length: epochs }, (_, i) =>
+    JSON.stringify({
+      epoch: i + 1,
+      // Early epochs score lower: only the last 5 may enter the statistic.
+      test_accuracy: { fashion: i < epochs - 5 ? 0.1 : fashion, category: i < epochs - 5 ? 0.1 : category },
+      test_accuracy_mean: i < epochs - 5 ? 0.1 : (fashion + category) / 2,
+      derived_test_accuracy: { category_from_fashion: i < epochs - 5 ? 0.1 : mapped },
+    }),
+  );
+  fs.writeFileSync(path.join(dir, "metrics.jsonl"), `${lines.join("\n")}\n`);
+  if (epochs === nEpoch) fs.writeFileSync(path.join(dir, "summary.json"), "{}");
+}
+
+test("gains per size are paired by seed over finished runs; the fair category baseline is the mapped fashion head", () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "stitch-sharing-"));
+  // n=1000: cross-stitch gains 1, 2, 3 points on fashion; 0 on category; mapped fashion head 0.5 points above the category head.
+  [1, 2, 3].forEach((seed, i) => {
+    writeRun(path.join(root, "n1000", `baseline-s${seed}`), 8, 8, 0.8, 0.9, 0.905);
+    writeRun(path.join(root, "n1000", `cross-stitch-s${seed}`), 8, 8, 0.8 + (i + 1) / 100, 0.9, 0.9);
+  });
+  // n=3000: one finished pair, and a third run still going.
+  writeRun(path.join(root, "n3000", "baseline-s1"), 8, 8, 0.85, 0.95, 0.95);
+  writeRun(path.join(root, "n3000", "cross-stitch-s1"), 8, 8, 0.86, 0.95, 0.95);
+  writeRun(path.join(root, "n3000", "baseline-s2"), 6, 8, 0.5, 0.5, 0.5);
+  const runs = readStudy(root);
+  assert.equal(runs.length, 9);
+  const results = analyseStudy(runs);
+  assert.deepEqual(
+    results.map((r) => [r.size, r.seeds]),
+    [
+      [1000, [1, 2, 3]],
+      [3000, [1]],
+    ],
+  );
+  const small = results[0];
+  assert.ok(Math.abs((small?.gain_last5.fashion?.mean as number) - 2) < 1e-9);
+  assert.ok(Math.abs((small?.gain_last5.fashion?.high as number) - (2 + 4.303 / Math.sqrt(3))) < 1e-6);
+  assert.ok(Math.abs(small?.gain_last5.category?.mean as number) < 1e-9);
+  assert.ok(Math.abs((small?.fair_category_gain_last5?.mean as number) + 0.5) < 1e-6);
+  assert.ok(Math.abs((small?.baseline_category_head_vs_mapped_last5?.mean as number) + 0.5) < 1e-6);
+  assert.equal(results[1]?.gain_last5.fashion?.verdict, "one seed: no interval");
+  const markdown = resultsMarkdown(results, runs);
+  assert.match(markdown, /\| 1,000 \| 1, 2, 3 \| \+2\.00 \[/);
+  assert.match(markdown, /\| 3,000 \| baseline \| 2 \| 6\/8 \| in progress \|/);
+  assert.match(gainChartSvg(results), /<svg/);
+  fs.rmSync(root, { recursive: true, force: true });
+});

@@ -3,14 +3,24 @@
 // from 8 concurrent clients, stopped early at a time limit; errors counted,
 // latency summarized, workerd's memory and the wasm heap at start and end.
 //
-//   tsx bench/worker-load.ts [requests]   (default 3000)
+//   tsx bench/worker-load.ts [--requests N]   (default 3000)
 import { rm } from "node:fs/promises";
 import sharp from "sharp";
+import { z } from "zod";
+import { flagValue, parseCommandOrExit } from "../cli/args.ts";
 import { loadTestImages } from "../testing/worker.ts";
 import { startWorkerd } from "../worker/dev/workerd.ts";
 import { stageBenchAssets, summarize, toMiB, workerdRssBytes, writeResult } from "./worker-common.ts";
 
-const REQUESTS = Number(process.argv[2] ?? 3000);
+const { requests: REQUESTS } = parseCommandOrExit(
+  {
+    name: "tsx bench/worker-load.ts",
+    summary: "A bounded load run against the worker in plain workerd; writes bench/results/worker-load.json.",
+    flags: { requests: { value: "N", help: "requests to send (3000)" } },
+    schema: z.object({ requests: flagValue.integer(1).default(3000) }),
+  },
+  process.argv.slice(2),
+);
 const CONCURRENCY = 8;
 const TIME_LIMIT_MS = 240_000;
 

@@ -5,8 +5,9 @@
 // them as one multipart batch to POST /v1/predict and prints every task's answer.
 // The token defaults to $API_TOKEN.
 import { basename } from "node:path";
-import { parseArgs } from "node:util";
 import sharp from "sharp";
+import { z } from "zod";
+import { type Command, parseCommand, runCommand } from "../cli/args.ts";
 
 export const DEFAULT_URL = "http://127.0.0.1:8787";
 /** Plenty for a 28x28 model, and keeps uploads far below the worker's 5 MB limit. */
@@ -114,16 +115,26 @@ export function formatTable(names: string[], predictions: Record<string, TaskPre
   );
 }
 
+const command = {
+  name: "npm run predict --",
+  positionals: "<image>...",
+  summary: "Sends images (any format sharp reads) to a running worker and prints every task's answer.",
+  flags: {
+    url: { value: "URL", help: `the worker (${DEFAULT_URL})` },
+    token: { value: "TOKEN", help: "bearer token for /v1/* ($API_TOKEN)" },
+  },
+  schema: z.object({
+    url: z.url().default(DEFAULT_URL),
+    token: z.string().optional(),
+    positionals: z.array(z.string()).min(1, "give at least one image"),
+  }),
+} satisfies Command<z.ZodType>;
+
 export async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { url: { type: "string", default: DEFAULT_URL }, token: { type: "string" } },
-  });
-  if (positionals.length === 0)
-    throw new ClientError("usage: npm run predict -- <images...> [--url URL] [--token TOKEN]");
-  const url = values.url ?? DEFAULT_URL;
-  const token = values.token ?? process.env.API_TOKEN;
+  const flags = parseCommand(command, argv);
+  if (flags === null) return;
+  const { url, positionals } = flags;
+  const token = flags.token ?? process.env.API_TOKEN;
   for (let start = 0; start < positionals.length; start += BATCH) {
     const paths = positionals.slice(start, start + BATCH);
     const images = await Promise.all(paths.map(prepareImage));
@@ -140,8 +151,5 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  main(process.argv.slice(2)).catch((error: unknown) => {
-    console.error(`predict: ${error instanceof ClientError ? error.message : String(error)}`);
-    process.exit(1);
-  });
+  runCommand(command, () => main(process.argv.slice(2)));
 }

@@ -1,105 +1,90 @@
-// `npm run export -- --run <run folder> [--out artifacts] [options]`
-// Any failure prints one sentence and exits 1: no stack trace, no partial output.
-import { parseArgs } from "node:util";
+// `npm run export -- --run <run folder> [--out artifacts] [flags]`: passes the tfjs reference into
+// the export (nothing else in export/ loads TensorFlow). Failures print one sentence; an export
+// that fails writes nothing.
+import { z } from "zod";
+import { type Command, flagValue, parseCommand, runCommand } from "../cli/args.ts";
 import { DEFAULT_TOLERANCES, exportRun } from "./export.ts";
-import type { GraphLayout } from "./passes/index.ts";
 import { tfjsLogits } from "./tfjs-reference.ts";
 
-const USAGE = `usage: npm run export -- --run <run folder> [--out <dir>] [--layout fused|per_tower]
-  [--calibration-samples N] [--selection-samples N] [--data_dir <dir>]
-  [--max-logit-delta X] [--max-accuracy-drop POINTS] [--min-agreement FRACTION] [--max-size-ratio FRACTION]
-  [--min-engine-agreement FRACTION] [--max-engine-accuracy-delta POINTS]`;
-
-function positiveNumber(flag: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed < 0)
-    throw new Error(`--${flag} must be a non-negative number, got ${value}`);
-  return parsed;
-}
-
-function positiveInteger(flag: string, value: string | undefined, fallback: number): number {
-  const parsed = positiveNumber(flag, value, fallback);
-  if (!Number.isInteger(parsed) || parsed < 1)
-    throw new Error(`--${flag} must be a positive integer, got ${value}`);
-  return parsed;
-}
-
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      run: { type: "string" },
-      out: { type: "string", default: "artifacts" },
-      layout: { type: "string", default: "per_tower" },
-      "calibration-samples": { type: "string" },
-      "selection-samples": { type: "string" },
-      data_dir: { type: "string" },
-      "max-logit-delta": { type: "string" },
-      "max-accuracy-drop": { type: "string" },
-      "min-agreement": { type: "string" },
-      "max-size-ratio": { type: "string" },
-      "min-engine-agreement": { type: "string" },
-      "max-engine-accuracy-delta": { type: "string" },
-      help: { type: "boolean" },
+const command = {
+  name: "npm run export --",
+  summary:
+    "Folds batch-norm, quantizes to int8 QDQ, checks parity with the trained model, writes the artifacts.",
+  flags: {
+    run: { value: "DIR", help: "run folder to export (required)" },
+    out: { value: "DIR", help: "artifacts folder, replaced only when every check passes (artifacts)" },
+    layout: { value: "fused|per_tower", help: "graph layout (per_tower)" },
+    calibration_samples: { value: "N", help: "training images the activation ranges come from (4000)" },
+    selection_samples: { value: "N", help: "training images that choose the calibration method (2000)" },
+    data_dir: { value: "DIR", help: "folder with the Fashion-MNIST IDX files (the loader's search order)" },
+    max_logit_delta: {
+      value: "X",
+      help: `float32 ONNX vs tfjs, any logit (${DEFAULT_TOLERANCES.maxLogitDelta})`,
     },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
-  if (!values.run) throw new Error(`--run is required\n${USAGE}`);
-  if (values.layout !== "fused" && values.layout !== "per_tower") {
-    throw new Error(`--layout must be fused or per_tower, got ${values.layout}`);
-  }
+    max_accuracy_drop: {
+      value: "POINTS",
+      help: `int8 vs tfjs test accuracy per task (${DEFAULT_TOLERANCES.maxAccuracyDropPoints})`,
+    },
+    min_agreement: {
+      value: "FRACTION",
+      help: `int8 vs tfjs predicted-class agreement per task (${DEFAULT_TOLERANCES.minAgreement})`,
+    },
+    max_size_ratio: {
+      value: "FRACTION",
+      help: `int8 bytes / float32 bytes (${DEFAULT_TOLERANCES.maxSizeRatio})`,
+    },
+    min_engine_agreement: {
+      value: "FRACTION",
+      help: `engine vs onnxruntime-web int8 predicted-class agreement per task (${DEFAULT_TOLERANCES.minEngineAgreement})`,
+    },
+    max_engine_accuracy_delta: {
+      value: "POINTS",
+      help: `engine vs onnxruntime-web int8 test accuracy per task (${DEFAULT_TOLERANCES.maxEngineAccuracyDelta})`,
+    },
+  },
+  schema: z.object({
+    run: z.string({ error: "required" }).min(1, "expected a path"),
+    out: flagValue.path().default("artifacts"),
+    layout: z.enum(["fused", "per_tower"]).default("per_tower"),
+    calibration_samples: flagValue.integer(1).default(4000),
+    selection_samples: flagValue.integer(1).default(2000),
+    data_dir: flagValue.path().optional(),
+    max_logit_delta: flagValue.number(0).default(DEFAULT_TOLERANCES.maxLogitDelta),
+    max_accuracy_drop: flagValue.number(0).default(DEFAULT_TOLERANCES.maxAccuracyDropPoints),
+    min_agreement: flagValue.number(0).default(DEFAULT_TOLERANCES.minAgreement),
+    max_size_ratio: flagValue.number(0).default(DEFAULT_TOLERANCES.maxSizeRatio),
+    min_engine_agreement: flagValue.number(0).default(DEFAULT_TOLERANCES.minEngineAgreement),
+    max_engine_accuracy_delta: flagValue.number(0).default(DEFAULT_TOLERANCES.maxEngineAccuracyDelta),
+  }),
+} satisfies Command<z.ZodType>;
+
+runCommand(command, async () => {
+  const flags = parseCommand(command, process.argv.slice(2));
+  if (flags === null) return;
   const started = Date.now();
   const { report } = await exportRun({
-    runDir: values.run,
-    outDir: values.out,
-    layout: values.layout as GraphLayout,
-    calibrationSamples: positiveInteger("calibration-samples", values["calibration-samples"], 4000),
-    selectionSamples: positiveInteger("selection-samples", values["selection-samples"], 2000),
-    dataDir: values.data_dir,
+    runDir: flags.run,
+    outDir: flags.out,
+    layout: flags.layout,
+    calibrationSamples: flags.calibration_samples,
+    selectionSamples: flags.selection_samples,
+    dataDir: flags.data_dir,
     tolerances: {
-      maxLogitDelta: positiveNumber(
-        "max-logit-delta",
-        values["max-logit-delta"],
-        DEFAULT_TOLERANCES.maxLogitDelta,
-      ),
-      maxAccuracyDropPoints: positiveNumber(
-        "max-accuracy-drop",
-        values["max-accuracy-drop"],
-        DEFAULT_TOLERANCES.maxAccuracyDropPoints,
-      ),
-      minAgreement: positiveNumber("min-agreement", values["min-agreement"], DEFAULT_TOLERANCES.minAgreement),
-      maxSizeRatio: positiveNumber(
-        "max-size-ratio",
-        values["max-size-ratio"],
-        DEFAULT_TOLERANCES.maxSizeRatio,
-      ),
-      minEngineAgreement: positiveNumber(
-        "min-engine-agreement",
-        values["min-engine-agreement"],
-        DEFAULT_TOLERANCES.minEngineAgreement,
-      ),
-      maxEngineAccuracyDelta: positiveNumber(
-        "max-engine-accuracy-delta",
-        values["max-engine-accuracy-delta"],
-        DEFAULT_TOLERANCES.maxEngineAccuracyDelta,
-      ),
+      maxLogitDelta: flags.max_logit_delta,
+      maxAccuracyDropPoints: flags.max_accuracy_drop,
+      minAgreement: flags.min_agreement,
+      maxSizeRatio: flags.max_size_ratio,
+      minEngineAgreement: flags.min_engine_agreement,
+      maxEngineAccuracyDelta: flags.max_engine_accuracy_delta,
     },
     reference: tfjsLogits,
     log: (line) => console.error(line),
   });
   console.log(
     JSON.stringify(
-      { out: values.out, seconds: (Date.now() - started) / 1000, sizes: report.sizes, tasks: report.tasks },
+      { out: flags.out, seconds: (Date.now() - started) / 1000, sizes: report.sizes, tasks: report.tasks },
       null,
       2,
     ),
   );
-}
-
-main().catch((error: unknown) => {
-  console.error(`export failed: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
 });

@@ -2,7 +2,14 @@
 // graph -> parity on the full test set -> manifest and report, written only
 // when every check passes.
 import { createHash } from "node:crypto";
-import { ENGINE_FILE, FLOAT32_FILE, INT8_FILE, MANIFEST_FILE, REPORT_FILE } from "../contracts/artifacts.ts";
+import {
+  ENGINE_FILE,
+  FLOAT32_FILE,
+  INT8_FILE,
+  MANIFEST_FILE,
+  ONNX_METADATA_KEYS,
+  REPORT_FILE,
+} from "../contracts/artifacts.ts";
 import { PACK_VERSION } from "../contracts/engine-pack.ts";
 import type { Check, ExportReport, TaskComparison, Tolerances } from "../contracts/export-report.ts";
 import { MODEL_INPUT } from "../contracts/image.ts";
@@ -134,6 +141,33 @@ async function quantizeBest(
   return { best, candidates, histogramCount: histograms.size };
 }
 
+/** What each written ONNX file says about itself: the manifest's facts for that graph. */
+function onnxMetadata(
+  run: RunFolder,
+  modelId: string,
+  precision: "int8" | "float32",
+): Record<string, string> {
+  return {
+    [ONNX_METADATA_KEYS.modelId]: modelId,
+    [ONNX_METADATA_KEYS.sourceRun]: run.name,
+    [ONNX_METADATA_KEYS.precision]: precision,
+    [ONNX_METADATA_KEYS.tasks]: JSON.stringify(
+      run.tasks.map((t) => ({ name: t.name, classes: t.classes, output: logitsName(t.name) })),
+    ),
+    [ONNX_METADATA_KEYS.input]: JSON.stringify(MODEL_INPUT),
+    [ONNX_METADATA_KEYS.normalization]: JSON.stringify(run.normalization),
+  };
+}
+
+function graphDocString(run: RunFolder, what: string): string {
+  const outputs = run.tasks.map((t) => `${logitsName(t.name)} (${t.classes.length} ${t.name} classes)`);
+  return (
+    `stitch-edge ${what} of run ${run.name}. Input ${MODEL_INPUT.name}: [batch, ${MODEL_INPUT.height}, ` +
+    `${MODEL_INPUT.width}, ${MODEL_INPUT.channels}] grayscale images, light object on black, z-scored with ` +
+    `${ONNX_METADATA_KEYS.normalization}. Outputs, logits: ${outputs.join(", ")}.`
+  );
+}
+
 export async function exportRun(
   options: ExportOptions,
 ): Promise<{ manifest: Manifest; report: ExportReport }> {
@@ -142,10 +176,8 @@ export async function exportRun(
   try {
     const run = await readRunFolder(options.runDir);
     const float32Graph = applyPasses(importModel(run), options.layout);
-    const float32Bytes = encodeOnnx(
-      float32Graph,
-      `stitch-edge ${options.layout} float32 graph of run ${run.name}, batch-norm folded`,
-    );
+    const float32Description = `${options.layout} float32 graph, batch-norm folded,`;
+    const float32Bytes = encodeOnnx(float32Graph, graphDocString(run, float32Description));
     log(
       `${run.name}: ${run.tasks.length} task(s), ${hasCrossStitch(run) ? "cross-stitch" : "no cross-stitch"}, layout ${options.layout}`,
     );
@@ -199,10 +231,8 @@ export async function exportRun(
       standardize(calibrationSplit.images, run.normalization),
       selection,
     );
-    const int8Bytes = encodeOnnx(
-      best.int8Graph,
-      `stitch-edge ${options.layout} int8 QDQ graph of run ${run.name}, calibrated with ${describeMethod(best.method)}`,
-    );
+    const int8Description = `${options.layout} int8 QDQ graph, calibrated with ${describeMethod(best.method)},`;
+    const int8Bytes = encodeOnnx(best.int8Graph, graphDocString(run, int8Description));
     log(`parity on ${test.count} test images: tfjs vs int8 (onnxruntime-web wasm)`);
     const int8Logits = await graphLogits(int8Bytes, "wasm", testImages, run);
     const int8 = compareAll(run, reference, int8Logits, test);
@@ -226,6 +256,19 @@ export async function exportRun(
         .map((values, i): TaskLogits => ({ classes: run.tasks[i]?.classes.length ?? 0, values }));
       engine = { kernels: runner.kernels, tasks: compareAll(run, int8Logits, engineLogits, test) };
     }
+    // The id names the graph itself, so the files can carry it: the hash of the int8 graph as
+    // measured above, before its metadata is added.
+    const modelId = `${run.name}-${sha256(int8Bytes).slice(0, 12)}`;
+    const int8File = encodeOnnx(
+      best.int8Graph,
+      graphDocString(run, int8Description),
+      onnxMetadata(run, modelId, "int8"),
+    );
+    const float32File = encodeOnnx(
+      float32Graph,
+      graphDocString(run, float32Description),
+      onnxMetadata(run, modelId, "float32"),
+    );
 
     const checks: Check[] = [
       ...float32Checks,
@@ -265,9 +308,9 @@ export async function exportRun(
       }),
       {
         name: "int8 bytes / float32 bytes",
-        value: int8Bytes.length / float32Bytes.length,
+        value: int8File.length / float32File.length,
         limit: tolerances.maxSizeRatio,
-        passed: int8Bytes.length / float32Bytes.length <= tolerances.maxSizeRatio,
+        passed: int8File.length / float32File.length <= tolerances.maxSizeRatio,
       },
     ];
     const report: ExportReport = {
@@ -277,9 +320,9 @@ export async function exportRun(
       opset: OPSET,
       testImages: test.count,
       sizes: {
-        float32Bytes: float32Bytes.length,
-        int8Bytes: int8Bytes.length,
-        ratio: int8Bytes.length / float32Bytes.length,
+        float32Bytes: float32File.length,
+        int8Bytes: int8File.length,
+        ratio: int8File.length / float32File.length,
       },
       calibration: {
         samples: calibrationSplit.count,
@@ -306,7 +349,7 @@ export async function exportRun(
     const manifest = parseManifest({
       format: "stitch-edge-manifest",
       formatVersion: 1,
-      modelId: `${run.name}-${sha256(int8Bytes).slice(0, 12)}`,
+      modelId,
       createdAt: new Date().toISOString(),
       source: {
         run: run.name,
@@ -334,8 +377,8 @@ export async function exportRun(
       opset: OPSET,
       graphLayout: options.layout,
       models: {
-        int8: { file: INT8_FILE, bytes: int8Bytes.length, sha256: sha256(int8Bytes) },
-        float32: { file: FLOAT32_FILE, bytes: float32Bytes.length, sha256: sha256(float32Bytes) },
+        int8: { file: INT8_FILE, bytes: int8File.length, sha256: sha256(int8File) },
+        float32: { file: FLOAT32_FILE, bytes: float32File.length, sha256: sha256(float32File) },
         ...(packed
           ? {
               engine: {
@@ -348,8 +391,8 @@ export async function exportRun(
           : {}),
       },
     });
-    await output.write(INT8_FILE, int8Bytes);
-    await output.write(FLOAT32_FILE, float32Bytes);
+    await output.write(INT8_FILE, int8File);
+    await output.write(FLOAT32_FILE, float32File);
     if (packed) await output.write(ENGINE_FILE, packed.bytes);
     await output.write(MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`);
     await output.write(REPORT_FILE, `${JSON.stringify(report, null, 2)}\n`);

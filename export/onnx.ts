@@ -1,9 +1,13 @@
 // Serializes a Graph with the protobuf classes generated from the official
 // onnx.proto (package onnx-proto), so the bytes follow the schema, not a guess.
 import onnxProto from "onnx-proto";
+import projectPackage from "../package.json" with { type: "json" };
 import { type Attr, CROSS_STITCH_DOMAIN, type Graph, type Tensor, type ValueInfo } from "./graph.ts";
 
 const { onnx } = onnxProto;
+
+/** Who wrote the file, in every ONNX file's producer_name and producer_version. */
+export const PRODUCER = { name: projectPackage.name, version: projectPackage.version } as const;
 
 /** Opset 13: QuantizeLinear/DequantizeLinear with a per-channel axis, Split/ReduceSum with tensor inputs. */
 export const OPSET = 13;
@@ -51,8 +55,15 @@ function valueInfo(info: ValueInfo): onnxProto.onnx.IValueInfoProto {
   };
 }
 
-/** The ONNX model bytes; refuses graphs that still hold export-internal ops. */
-export function encodeOnnx(graph: Graph, docString: string): Uint8Array {
+/**
+ * The ONNX model bytes, describing themselves with `docString` and `metadata` (ONNX's
+ * metadata_props); refuses graphs that still hold export-internal ops.
+ */
+export function encodeOnnx(
+  graph: Graph,
+  docString: string,
+  metadata: Readonly<Record<string, string>> = {},
+): Uint8Array {
   const foreign = graph.nodes.find((n) => n.domain !== undefined);
   if (foreign) {
     const hint = foreign.domain === CROSS_STITCH_DOMAIN ? " (run the cross-stitch pass first)" : "";
@@ -63,8 +74,10 @@ export function encodeOnnx(graph: Graph, docString: string): Uint8Array {
   const model: onnxProto.onnx.IModelProto = {
     irVersion: IR_VERSION,
     opsetImport: [{ domain: "", version: OPSET }],
-    producerName: "stitch-edge",
+    producerName: PRODUCER.name,
+    producerVersion: PRODUCER.version,
     docString,
+    metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
     graph: {
       name: graph.name,
       node: graph.nodes.map((n) => ({

@@ -5,8 +5,17 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import sharp from "sharp";
+import { z } from "zod";
+import {
+  type Command,
+  EXIT,
+  flagValue,
+  InterruptedError,
+  parseCommand,
+  runCommand,
+  UsageError,
+} from "../cli/args.ts";
 import { formatTable, requestPredictions } from "../client/predict.ts";
 import { ENGINE_FILE, FLOAT32_FILE, INT8_FILE, MANIFEST_FILE, REPORT_FILE } from "../contracts/artifacts.ts";
 import { IMAGE_SIZE, PIXELS_PER_IMAGE } from "../contracts/image.ts";
@@ -34,65 +43,46 @@ interface PipelineConfig {
 /** --quick: a first look in a few minutes; the default reproduces the reference hyperparameters. */
 const QUICK_TRAINING = ["--limit", "12000", "--n_epoch", "3"];
 
-const USAGE = `usage: npm run pipeline -- [--quick] [--preset reference|beyond] [--seed N] [--data_dir DIR] [--runs_dir DIR] [--artifacts DIR] [--samples N]
-  --quick        train on 12k images for 3 epochs (a few minutes) instead of 60k for 30
-  --preset       training preset (npm run train -- --help): reference (default) or beyond
-  --seed N       seed of both training runs (1)
-  --data_dir     folder with the Fashion-MNIST IDX files (default: the loader's search order)
-  --runs_dir     where the run folders go (runs/pipeline[-<preset>][-quick])
-  --artifacts    where the exported graph and manifest go (artifacts)
-  --samples N    test images sent to the local worker at the end (8)`;
-
-class PipelineError extends Error {}
-
-function parseConfig(argv: string[]): PipelineConfig {
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        quick: { type: "boolean", default: false },
-        preset: { type: "string", default: "reference" },
-        seed: { type: "string", default: "1" },
-        data_dir: { type: "string" },
-        runs_dir: { type: "string" },
-        artifacts: { type: "string", default: "artifacts" },
-        samples: { type: "string", default: "8" },
-        help: { type: "boolean", default: false },
-      },
-    });
-  } catch (error) {
-    throw new PipelineError(`${(error as Error).message}\n${USAGE}`);
-  }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  const integer = (flag: string, min: number) => {
-    const value = Number(values[flag]);
-    if (!Number.isInteger(value) || value < min) {
-      throw new PipelineError(`--${flag}: expected an integer >= ${min}, got "${values[flag]}"`);
-    }
-    return value;
-  };
-  const quick = values.quick === true;
-  const preset = values.preset as string;
-  if (!(TRAINING_PRESETS as readonly string[]).includes(preset)) {
-    throw new PipelineError(`--preset: expected one of ${TRAINING_PRESETS.join(", ")}, got "${preset}"`);
-  }
-  const runsName = `runs/pipeline${preset === "reference" ? "" : `-${preset}`}${quick ? "-quick" : ""}`;
-  return {
-    quick,
-    preset: preset as Preset,
-    seed: integer("seed", 0),
-    data_dir: (values.data_dir as string | undefined) ?? null,
-    runs_dir: (values.runs_dir as string | undefined) ?? runsName,
-    artifacts: values.artifacts as string,
-    samples: integer("samples", 1),
-  };
-}
+const command = {
+  name: "npm run pipeline --",
+  summary:
+    "data -> baseline and cross-stitch runs -> comparison -> export of the better run -> workerd answers; re-running resumes.",
+  flags: {
+    quick: { help: "train on 12k images for 3 epochs (a few minutes) instead of 60k for 30" },
+    preset: {
+      value: TRAINING_PRESETS.join("|"),
+      help: "training preset (npm run train -- --help; reference)",
+    },
+    seed: { value: "N", help: "seed of both training runs (1)" },
+    data_dir: { value: "DIR", help: "folder with the Fashion-MNIST IDX files (the loader's search order)" },
+    runs_dir: { value: "DIR", help: "where the run folders go (runs/pipeline[-<preset>][-quick])" },
+    artifacts: { value: "DIR", help: "where the export goes (artifacts or artifacts-quick)" },
+    samples: { value: "N", help: "test images sent to the local worker at the end (8)" },
+  },
+  schema: z
+    .object({
+      quick: z.boolean().default(false),
+      preset: z.enum(TRAINING_PRESETS).default("reference"),
+      seed: flagValue.integer(0).default(1),
+      data_dir: flagValue.path().optional(),
+      runs_dir: flagValue.path().optional(),
+      artifacts: flagValue.path().optional(),
+      samples: flagValue.integer(1).default(8),
+    })
+    .transform(
+      ({ quick, preset, seed, data_dir, runs_dir, artifacts, samples }): PipelineConfig => ({
+        quick,
+        preset,
+        seed,
+        data_dir: data_dir ?? null,
+        runs_dir:
+          runs_dir ?? `runs/pipeline${preset === "reference" ? "" : `-${preset}`}${quick ? "-quick" : ""}`,
+        // A quick export never lands where `npm run serve` and `npm run deploy` look by default.
+        artifacts: artifacts ?? (quick ? "artifacts-quick" : "artifacts"),
+        samples,
+      }),
+    ),
+} satisfies Command<z.ZodType>;
 
 function heading(step: number, total: number, title: string) {
   console.log(`\n[${step}/${total}] ${title}`);
@@ -111,10 +101,9 @@ function runStage(script: string, args: string[]): Promise<void> {
       process.off("SIGINT", forward);
       process.off("SIGTERM", forward);
       if (code === 0) resolve();
-      else
-        reject(
-          new PipelineError(`${script} ${signal ? `was stopped by ${signal}` : `exited with code ${code}`}`),
-        );
+      else if (signal || code === EXIT.interrupted)
+        reject(new InterruptedError(`${script} was interrupted; run the pipeline again to resume`));
+      else reject(new Error(`${script} exited with code ${code}`));
     });
   });
 }
@@ -129,7 +118,9 @@ async function train(config: PipelineConfig, runDir: string, crossStitch: boolea
     console.log(`finished earlier: ${runDir} (final mean test accuracy ${finished.final.mean.toFixed(4)})`);
     return finished;
   }
-  const interrupted = fs.existsSync(path.join(runDir, "checkpoints"));
+  // Training writes config.json before its first checkpoint: a stop in the first epoch leaves a
+  // run folder without checkpoints, which train.ts resumes from the start only when told --resume.
+  const interrupted = fs.existsSync(path.join(runDir, RUN_FILES.config));
   console.log(interrupted ? `resuming ${runDir} from its last checkpoint` : `training into ${runDir}`);
   await runStage("train/train.ts", [
     "--out",
@@ -145,7 +136,7 @@ async function train(config: PipelineConfig, runDir: string, crossStitch: boolea
     ...(interrupted ? ["--resume"] : []),
   ]);
   const summary = finishedSummary(runDir);
-  if (!summary) throw new PipelineError(`${runDir} has no ${RUN_FILES.summary} after training`);
+  if (!summary) throw new Error(`${runDir} has no ${RUN_FILES.summary} after training`);
   return summary;
 }
 
@@ -155,6 +146,20 @@ function exportedFrom(artifacts: string): string | null {
   if (!exists(MANIFEST_FILE) || !exists(REPORT_FILE)) return null;
   readManifest(artifacts);
   return readExportReport(artifacts).run;
+}
+
+/**
+ * A quick pipeline writes only where it exported before: an export from any other run (a full one,
+ * say) stays, so a later deploy never ships a 3-epoch model by surprise.
+ */
+function refuseToReplace(config: PipelineConfig, artifacts: string, runsDir: string) {
+  if (!config.quick || !fs.existsSync(path.join(artifacts, MANIFEST_FILE))) return;
+  const run = fs.existsSync(path.join(artifacts, REPORT_FILE)) ? readExportReport(artifacts).run : null;
+  if (run !== null && path.resolve(run).startsWith(`${runsDir}${path.sep}`)) return;
+  throw new UsageError(
+    `--quick: ${artifacts} holds an export of ${run ?? "another run"}, not of this quick pipeline; ` +
+      "choose another --artifacts folder (the default is artifacts-quick)",
+  );
 }
 
 /** The first `count` test images as PNG files, so they can be sent again with `npm run predict`. */
@@ -173,8 +178,7 @@ async function writeSamples(config: PipelineConfig, dir: string) {
   return samples;
 }
 
-async function main() {
-  const config = parseConfig(process.argv.slice(2));
+async function main(config: PipelineConfig) {
   const runsDir = path.resolve(config.runs_dir);
   const baselineDir = path.join(runsDir, `baseline-s${config.seed}`);
   const crossStitchDir = path.join(runsDir, `cross-stitch-s${config.seed}`);
@@ -183,6 +187,7 @@ async function main() {
   const total = 6;
   fs.mkdirSync(runsDir, { recursive: true });
   fs.writeFileSync(path.join(runsDir, "pipeline-config.json"), `${JSON.stringify(config, null, 2)}\n`);
+  refuseToReplace(config, artifacts, runsDir);
 
   heading(1, total, "data");
   const samples = await writeSamples(config, path.join(runsDir, "samples"));
@@ -244,11 +249,10 @@ done. Where everything is:
   comparison     ${comparisonDir}
   artifacts      ${artifacts} (${ENGINE_FILE} served by the default build, ${INT8_FILE} by --env ort, ${FLOAT32_FILE}, ${MANIFEST_FILE}, ${REPORT_FILE})
   test images    ${path.join(runsDir, "samples")}
-serve it yourself: npm run serve   then: npm run predict -- ${path.relative(process.cwd(), samples[0]!.file)}`);
+serve it yourself: npm run serve${config.artifacts === "artifacts" ? "" : ` -- --artifacts ${config.artifacts}`}   then: npm run predict -- ${path.relative(process.cwd(), samples[0]!.file)}`);
 }
 
-main().catch((error: unknown) => {
-  const message = error instanceof Error ? error.message : String(error);
-  console.error(`pipeline: ${message}`);
-  process.exit(1);
+runCommand(command, async () => {
+  const config = parseCommand(command, process.argv.slice(2));
+  if (config !== null) await main(config);
 });

@@ -15,6 +15,7 @@ const REPO_ROOT = path.resolve(new URL("..", import.meta.url).pathname);
  */
 const STAGES = [
   "contracts",
+  "cli",
   "data",
   "stage-files",
   "engine",
@@ -26,16 +27,18 @@ const STAGES = [
 ];
 const MAY_IMPORT: Record<string, readonly string[]> = {
   contracts: [],
+  cli: [],
   data: ["contracts"],
   "stage-files": ["contracts"],
   engine: ["contracts"],
-  train: ["contracts", "data", "stage-files"],
-  analysis: ["contracts", "stage-files"],
-  export: ["contracts", "data", "stage-files", "engine", "train"],
+  train: ["contracts", "cli", "data", "stage-files"],
+  analysis: ["contracts", "cli", "stage-files"],
+  // package.json: the producer name and version written into every ONNX file.
+  export: ["contracts", "cli", "data", "stage-files", "engine", "train", "package.json"],
   worker: ["contracts", "engine"],
-  "worker/dev": ["contracts", "engine", "stage-files", "worker"],
-  client: ["contracts"],
-  pipeline: ["contracts", "data", "stage-files", "client", "worker", "worker/dev"],
+  "worker/dev": ["contracts", "cli", "engine", "stage-files", "worker"],
+  client: ["contracts", "cli"],
+  pipeline: ["contracts", "cli", "data", "stage-files", "client", "worker", "worker/dev"],
   testing: STAGES,
   bench: [...STAGES, "testing"],
   test: [...STAGES, "analysis", "pipeline", "testing", "bench"],

@@ -11,6 +11,7 @@ import { ENGINE_FILE } from "../contracts/artifacts.ts";
 import { PACK_VERSION } from "../contracts/engine-pack.ts";
 import { type Manifest, parseManifest } from "../contracts/manifest.ts";
 import { BUILTIN_TASKS, type TaskSpec } from "../contracts/tasks.ts";
+import { createRng } from "../data/dataset.ts";
 import { calibratedParams, collectHistograms } from "../export/calibrate.ts";
 import { INPUT_NAME, importModel, logitsName } from "../export/import-model.ts";
 import { encodeOnnx } from "../export/onnx.ts";
@@ -18,7 +19,7 @@ import { packEngine } from "../export/pack-engine.ts";
 import { applyPasses } from "../export/passes/index.ts";
 import { quantizedActivations, quantizeGraph } from "../export/quantize.ts";
 import type { NamedWeight, RunFolder } from "../export/run-folder.ts";
-import { seededRandom, writeArtifacts } from "./onnx-model.ts";
+import { writeArtifacts } from "./onnx-model.ts";
 
 export interface FixtureOptions {
   readonly tasks: readonly TaskSpec[];
@@ -36,7 +37,7 @@ export const DEFAULT_FIXTURE_TASKS = [BUILTIN_TASKS.fashion, BUILTIN_TASKS.categ
 
 /** A run folder in memory with He-scaled random weights and batch-norm statistics away from (0, 1). */
 export function randomRun(options: FixtureOptions): RunFolder {
-  const random = seededRandom(options.seed);
+  const random = createRng(options.seed);
   const weights = new Map<string, NamedWeight>();
   const layerConfigs = new Map<string, Record<string, unknown>>();
   const put = (name: string, shape: number[], draw: () => number) => {
@@ -101,7 +102,7 @@ export function randomRun(options: FixtureOptions): RunFolder {
 
 /** Normalized images that look like the data: blobs of light on dark, z-scored as the manifest says. */
 export function syntheticImages(count: number, seed: number): Float32Array {
-  const random = seededRandom(seed);
+  const random = createRng(seed);
   const out = new Float32Array(count * 784);
   for (let i = 0; i < count; i++) {
     const [cy, cx, ry, rx] = [8 + random() * 12, 8 + random() * 12, 4 + random() * 8, 3 + random() * 8];

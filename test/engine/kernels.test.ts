@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
+import { createRng } from "../../data/dataset.ts";
 import type { Kernels } from "../../engine/engine.ts";
 import { DataWriter, packLinear } from "../../export/pack-engine.ts";
 import {
@@ -16,9 +17,8 @@ import {
   quantizeRef,
   stitchRef,
 } from "../../testing/engine-reference.ts";
-import { seededRandom } from "../../testing/onnx-model.ts";
 
-const random = seededRandom(12);
+const random = createRng(12);
 const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
 const int8s = (n: number, lo = -128, hi = 127) => Int8Array.from({ length: n }, () => int(lo, hi));
 

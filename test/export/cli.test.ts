@@ -1,4 +1,5 @@
-// Bad input gets one clear sentence on stderr and exit code 1: no stack trace, no output folder.
+// Bad input gets one clear sentence on stderr and exit code 1 (a bad flag: 2, with the usage): no
+// stack trace, no output folder.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
@@ -29,7 +30,7 @@ async function exportFails(run: string, expected: RegExp, out?: string) {
   const lastLine = result.stderr.trim().split("\n").at(-1) ?? "";
   assert.match(result.stderr, expected);
   assert.ok(!/\n\s+at /.test(result.stderr), `no stack trace: ${result.stderr}`);
-  assert.match(lastLine + result.stderr, /export failed: /);
+  assert.match(lastLine, /^export: /);
   assert.deepEqual(await readdir(parent), [], "nothing written");
 }
 
@@ -86,9 +87,27 @@ test("an output folder that cannot be written", async () => {
     },
   );
   assert.equal(result.status, 1);
-  assert.match(
-    result.stderr,
-    /export failed: cannot write to output folder .*a-file\/out: a file is in the way/,
-  );
+  assert.match(result.stderr, /export: cannot write to output folder .*a-file\/out: a file is in the way/);
   assert.ok(!/\n\s+at /.test(result.stderr));
+});
+
+test("a bad flag is a usage error: exit 2 with the usage; --help exits 0", () => {
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, ["--import", "tsx", "export/cli.ts", ...args], { encoding: "utf8" });
+  for (const [args, message] of [
+    [
+      ["--run", "x", "--calibration_samples", "0"],
+      /^export: --calibration_samples: expected an integer >= 1$/m,
+    ],
+    [["--run", "x", "--calibration-samples", "10"], /^export: Unknown option '--calibration-samples'/m],
+    [["--out", "x"], /^export: --run: required$/m],
+  ] as const) {
+    const result = cli(...args);
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, message);
+    assert.match(result.stderr, /usage: npm run export -- \[flags\]/);
+  }
+  const help = cli("--help");
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /--max_accuracy_drop POINTS/);
 });

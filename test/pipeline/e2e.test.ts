@@ -39,9 +39,9 @@ before(() => {
     runDir,
     "--out",
     artifactsDir,
-    "--max-accuracy-drop",
+    "--max_accuracy_drop",
     "3",
-    "--min-agreement",
+    "--min_agreement",
     "0.97",
   ]);
 });

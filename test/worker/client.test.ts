@@ -85,7 +85,7 @@ test("prints both tasks for every image, as the API answers them", async () => {
   assert.match(stdout, /server timing \(ms\): decode;dur=/);
 });
 
-test("clear one-line errors: server down, server refusing, unreadable file, no arguments", async () => {
+test("clear one-line errors: server down, server refusing, unreadable file, no arguments; --help", async () => {
   const closedPort = await freePort();
   const down = await runCli(webp, "--url", `http://127.0.0.1:${closedPort}`);
   assert.equal(down.code, 1);
@@ -104,7 +104,10 @@ test("clear one-line errors: server down, server refusing, unreadable file, no a
   assert.equal(unreadable.code, 1);
   assert.match(unreadable.stderr, /^predict: cannot read .*notes\.txt: /);
   const usage = await runCli();
-  assert.equal(usage.code, 1);
-  assert.match(usage.stderr, /usage: npm run predict/);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /^predict: <image>\.\.\.: give at least one image\nusage: npm run predict/);
+  const help = await runCli("--help");
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^usage: npm run predict -- \[flags\] <image>\.\.\./);
   for (const run of [down, refused, unreadable, usage]) assert.doesNotMatch(run.stderr, /\n\s+at /);
 });

@@ -4,11 +4,12 @@
 // so a stale or partial export fails before wrangler starts. The fp32 graph
 // stays behind: it is not served, and at ~26 MB it is over the 25 MiB asset limit.
 //
-//   tsx worker/dev/stage-assets.ts [artifacts-dir] [assets-dir]
-//   (defaults: $STITCH_ARTIFACTS or artifacts/, and .cache/worker-assets/)
+//   npm run assets -- [--artifacts DIR] [--out DIR]
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { z } from "zod";
+import { type Command, flagValue, parseCommand, runCommand } from "../../cli/args.ts";
 import { MANIFEST_FILE } from "../../contracts/artifacts.ts";
 import { type Manifest, parseManifest } from "../../contracts/manifest.ts";
 
@@ -37,16 +38,31 @@ export async function stageAssets(artifactsDir: string, assetsDir: string): Prom
   return manifest;
 }
 
+/** The artifacts folder a command serves when not told: $STITCH_ARTIFACTS, else artifacts/. */
+export const defaultArtifactsDir = () => process.env.STITCH_ARTIFACTS ?? "artifacts";
+
+const command = {
+  name: "npm run assets --",
+  summary: "Copies the manifest and the int8 graph it names, hash-checked, into the worker's assets folder.",
+  flags: {
+    artifacts: { value: "DIR", help: "export folder with manifest.json ($STITCH_ARTIFACTS or artifacts)" },
+    out: { value: "DIR", help: `assets folder wrangler serves (${DEFAULT_ASSETS_DIR})` },
+  },
+  schema: z.object({
+    artifacts: flagValue.path().optional(),
+    out: flagValue.path().default(DEFAULT_ASSETS_DIR),
+  }),
+} satisfies Command<z.ZodType>;
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const artifactsDir = resolve(process.argv[2] ?? process.env.STITCH_ARTIFACTS ?? "artifacts");
-  const assetsDir = resolve(process.argv[3] ?? DEFAULT_ASSETS_DIR);
-  try {
+  runCommand(command, async () => {
+    const flags = parseCommand(command, process.argv.slice(2));
+    if (flags === null) return;
+    const artifactsDir = resolve(flags.artifacts ?? defaultArtifactsDir());
+    const assetsDir = resolve(flags.out);
     const manifest = await stageAssets(artifactsDir, assetsDir);
     console.log(
       `staged ${manifest.modelId} (${[manifest.models.int8, manifest.models.engine].flatMap((e) => (e ? [e.file] : [])).join(", ")}) from ${artifactsDir} into ${assetsDir}`,
     );
-  } catch (error) {
-    console.error(`stage-assets: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  }
+  });
 }

@@ -1,0 +1,156 @@
+// The one way every command reads its flags: node:util parseArgs for the syntax (snake_case
+// flags like the reference's, `--flag value` or `--flag=value`), a zod schema for the values,
+// `--help` generated from the same table, and one table of exit codes.
+import { parseArgs } from "node:util";
+import { z } from "zod";
+
+/** Exit codes of every command (README, "Exit codes"). */
+export const EXIT = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const;
+
+/** A mistake in how the command was called: printed with the usage, exit 2. */
+export class UsageError extends Error {}
+
+/** The work was stopped (Ctrl-C, a stage interrupted): exit 130. */
+export class InterruptedError extends Error {}
+
+export interface Flag {
+  /** What follows the flag in the help ("N", "DIR"); absent for an on/off flag. */
+  value?: string;
+  help: string;
+  /** May be given more than once (the schema then sees an array). */
+  multiple?: boolean;
+}
+
+export interface Command<Schema extends z.ZodType> {
+  /** How it is called, e.g. "npm run export --". */
+  name: string;
+  /** What comes after the flags in the usage line, e.g. "<image>..."; absent: no positionals. */
+  positionals?: string;
+  summary: string;
+  flags: Record<string, Flag>;
+  /** Sees every flag by name (strings, booleans or arrays, undefined when absent) and `positionals`. */
+  schema: Schema;
+}
+
+export function usage(command: Command<z.ZodType>): string {
+  const rows = Object.entries(command.flags).map(([name, flag]) => [
+    `--${name}${flag.value ? ` ${flag.value}` : ""}`,
+    flag.help,
+  ]);
+  rows.push(["--help", "print this and exit"]);
+  const width = Math.max(...rows.map(([left]) => (left ?? "").length));
+  return [
+    `usage: ${command.name} [flags]${command.positionals ? ` ${command.positionals}` : ""}`,
+    command.summary,
+    ...rows.map(([left, right]) => `  ${(left ?? "").padEnd(width)}  ${right}`),
+  ].join("\n");
+}
+
+/** The checked values, or null after printing the help for `--help`. Throws UsageError. */
+export function parseCommand<Schema extends z.ZodType>(
+  command: Command<Schema>,
+  argv: readonly string[],
+): z.infer<Schema> | null {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: command.positionals !== undefined,
+      options: {
+        ...Object.fromEntries(
+          Object.entries(command.flags).map(([name, flag]) => [
+            name,
+            {
+              type: flag.value ? ("string" as const) : ("boolean" as const),
+              multiple: flag.multiple ?? false,
+            },
+          ]),
+        ),
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (parsed.values.help) {
+    console.log(usage(command));
+    return null;
+  }
+  const result = command.schema.safeParse({ ...parsed.values, positionals: parsed.positionals });
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const field = String(issue?.path[0] ?? "");
+    const where = field === "positionals" ? (command.positionals ?? "arguments") : `--${field}`;
+    throw new UsageError(`${where}: ${issue?.message ?? "invalid"}`);
+  }
+  return result.data;
+}
+
+/** For scripts that run at the top level: the values, or exit 0 after --help, 2 after a usage mistake. */
+export function parseCommandOrExit<Schema extends z.ZodType>(
+  command: Command<Schema>,
+  argv: readonly string[],
+): z.infer<Schema> {
+  try {
+    const values = parseCommand(command, argv);
+    if (values === null) process.exit(EXIT.ok);
+    return values;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`${programName(command)}: ${error.message}\n${usage(command)}`);
+    process.exit(EXIT.usage);
+  }
+}
+
+const programName = (command: Command<z.ZodType>) =>
+  command.name.replace(/^npm run (\S+).*$/, "$1").replace(/^tsx \S*?([^/\s]+)\.ts$/, "$1");
+
+/** Value schemas for flags, which arrive as strings. */
+export const flagValue = {
+  integer: (min: number) =>
+    z
+      .string()
+      .regex(/^-?\d+$/, "expected an integer")
+      .transform(Number)
+      .pipe(z.number().int().min(min, `expected an integer >= ${min}`)),
+  number: (min: number) =>
+    z
+      .string()
+      .trim()
+      .min(1, "expected a number")
+      .transform(Number)
+      .pipe(z.number({ error: "expected a number" }).min(min, `expected a number >= ${min}`)),
+  path: () => z.string().min(1, "expected a path"),
+};
+
+/**
+ * Runs a command's main and exits with the table's code: `main`'s own, 2 for a UsageError (with the
+ * usage), 130 for an InterruptedError, 1 for any other error, printed as one line without a stack.
+ */
+export function runCommand(
+  command: Command<z.ZodType>,
+  /** Resolves to an exit code, or to anything else for 0. */
+  main: () => unknown,
+): void {
+  const program = programName(command);
+  Promise.resolve()
+    .then(main)
+    .then(
+      (code) => {
+        process.exitCode = typeof code === "number" ? code : EXIT.ok;
+      },
+      (error: unknown) => {
+        if (error instanceof UsageError) {
+          console.error(`${program}: ${error.message}\n${usage(command)}`);
+          process.exitCode = EXIT.usage;
+        } else if (error instanceof InterruptedError) {
+          console.error(`${program}: ${error.message}`);
+          process.exitCode = EXIT.interrupted;
+        } else {
+          console.error(`${program}: ${error instanceof Error ? error.message : String(error)}`);
+          process.exitCode = EXIT.failure;
+        }
+      },
+    );
+}

@@ -3,7 +3,8 @@
 // from 8 concurrent clients, stopped early at a time limit; errors counted,
 // latency summarized, workerd's memory and the wasm heap at start and end.
 //
-//   tsx bench/worker-load.ts [--requests N] [--seconds S]   (defaults 3000, 240; the soak: --requests 30000 --seconds 1800)
+//   tsx bench/worker-load.ts [--requests N] [--seconds S] [--result NAME]   (defaults 3000, 240, load)
+//   the soak: --requests 30000 --seconds 1800 --result soak   (bench/results/worker-soak.json)
 import { rm } from "node:fs/promises";
 import sharp from "sharp";
 import { z } from "zod";
@@ -12,17 +13,23 @@ import { loadTestImages } from "../testing/worker.ts";
 import { startWorkerd } from "../worker/dev/workerd.ts";
 import { stageBenchAssets, summarize, toMiB, workerdRssBytes, writeResult } from "./worker-common.ts";
 
-const { requests: REQUESTS, seconds: TIME_LIMIT_S } = parseCommandOrExit(
+const {
+  requests: REQUESTS,
+  seconds: TIME_LIMIT_S,
+  result: RESULT_NAME,
+} = parseCommandOrExit(
   {
     name: "tsx bench/worker-load.ts",
     summary: "A bounded load run against the worker in plain workerd; writes bench/results/worker-load.json.",
     flags: {
       requests: { value: "N", help: "requests to send (3000)" },
       seconds: { value: "S", help: "stop early after this long (240)" },
+      result: { value: "NAME", help: "writes bench/results/worker-NAME.json (load)" },
     },
     schema: z.object({
       requests: flagValue.integer(1).default(3000),
       seconds: flagValue.integer(1).default(240),
+      result: z.enum(["load", "soak"]).default("load"),
     }),
   },
   process.argv.slice(2),
@@ -109,7 +116,7 @@ try {
     healthAfter: health.status,
   };
   console.log(JSON.stringify(result, null, 2));
-  console.log(`wrote ${await writeResult("load", result)}`);
+  console.log(`wrote ${await writeResult(RESULT_NAME, result)}`);
 } finally {
   await worker.stop();
   await rm(assetsDir, { recursive: true, force: true });

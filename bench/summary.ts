@@ -6,7 +6,7 @@
 //   tsx bench/summary.ts [--results bench/results] [--readme README.md]
 import { existsSync } from "node:fs";
 import { readFile, rename, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 
 export const SUMMARY_START = "<!-- bench-summary:start -->";
@@ -168,7 +168,7 @@ function exportSection(parity: ExportParity | undefined, layouts: ExportLayouts 
   if (parity) {
     parts.push(
       [
-        `**Export** (\`export-parity.json\`, run \`${parity.run}\`): int8 ${fixed(parity.sizes.int8Bytes / 1e6, 2)} MB = ${percent(parity.sizes.ratio, 1)} of float32 ${fixed(parity.sizes.float32Bytes / 1e6, 2)} MB`,
+        `**Export** (\`export-parity.json\`, run \`${basename(parity.run)}\`): int8 ${fixed(parity.sizes.int8Bytes / 1e6, 2)} MB = ${percent(parity.sizes.ratio, 1)} of float32 ${fixed(parity.sizes.float32Bytes / 1e6, 2)} MB`,
         "",
         table(
           ["task", "tfjs", "int8 ONNX", "int8 agrees with tfjs", "float32 ONNX max abs logit diff"],

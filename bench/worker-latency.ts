@@ -8,7 +8,7 @@
 //   tsx bench/worker-latency.ts   ($STITCH_ARTIFACTS picks the graph; see worker-common.ts)
 import { execFile } from "node:child_process";
 import { readFile, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import * as ort from "onnxruntime-node";
 import sharp from "sharp";
@@ -246,7 +246,8 @@ const batchP50 = (workerd.batch32Ms as { p50: number }).p50;
 const coldMedian = summarize(cold.map((c) => c.firstRequestMs)).p50;
 const result = {
   modelId: manifest.modelId,
-  graph: artifactsDir,
+  // Where the graph came from, without this machine's paths: the model id names it exactly.
+  graph: process.env.STITCH_ARTIFACTS ? "$STITCH_ARTIFACTS" : relative(process.cwd(), artifactsDir),
   note: "latencies are client-side over loopback (HTTP + JSON + preprocessing + inference); Server-Timing in workerd has 1 ms resolution",
   workerd,
   native: {

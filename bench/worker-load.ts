@@ -20,7 +20,8 @@ const {
 } = parseCommandOrExit(
   {
     name: "tsx bench/worker-load.ts",
-    summary: "A bounded load run against the worker in plain workerd; writes bench/results/worker-<result>.json.",
+    summary:
+      "A bounded load run against the worker in plain workerd; writes bench/results/worker-<result>.json.",
     flags: {
       requests: { value: "N", help: "requests to send (3000)" },
       seconds: { value: "S", help: "stop early after this long (240)" },

@@ -8,7 +8,7 @@
 //   tsx bench/catalog-accuracy.ts [--artifacts DIR] [--photos .cache/catalog-photos]
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import sharp from "sharp";
@@ -22,6 +22,7 @@ import { ImageDecoder, MAX_REQUEST_PIXELS } from "../worker/image-decode.ts";
 import { createApp, MAX_BATCH, MAX_BODY_BYTES } from "../worker/index.ts";
 import { type ImagePrediction, ModelHolder } from "../worker/inference.ts";
 import { CATALOG_DEFAULT_DIR, CATALOG_INDEX, type CatalogPhoto } from "./catalog-photos.ts";
+import { machineContext } from "./machine.ts";
 
 const { values } = parseArgs({
   options: {
@@ -186,13 +187,7 @@ const by = (key: (p: CatalogPhoto) => string) => {
 const plainAccuracy = accuracy(plain);
 const catalogAccuracy = accuracy(catalog);
 const result = {
-  context: {
-    date: new Date().toISOString(),
-    node: process.version,
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model,
-    loadAverage1m: loadavg()[0],
-  },
+  context: machineContext(),
   modelId: manifest.modelId,
   source: manifest.source,
   images: photos.length,

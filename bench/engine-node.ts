@@ -9,7 +9,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as ortNode from "onnxruntime-node";
@@ -27,6 +27,7 @@ import {
   randomRun,
   syntheticImages,
 } from "../testing/engine-fixture.ts";
+import { machineContext } from "./machine.ts";
 
 const RESULTS = "bench/results/engine-node.json";
 const BATCHES = [1, 32] as const;
@@ -242,13 +243,7 @@ const breakdown = Object.fromEntries(
 );
 
 const report = {
-  context: {
-    date: new Date().toISOString(),
-    node: process.version,
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model,
-    loadAverage1m: loadavg()[0],
-  },
+  context: machineContext(),
   graph: source.startsWith("/") ? "artifacts given with --artifacts" : source,
   tasks: tasks.map((t) => t.name),
   macsPerImage,

@@ -10,12 +10,13 @@
 // Writes bench/results/engine-workerd.json.
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { writeEngineFixtureArtifacts } from "../testing/engine-fixture.ts";
 import { loadTestImages } from "../testing/worker.ts";
 import { stageAssets } from "../worker/dev/stage-assets.ts";
 import { startWorkerd } from "../worker/dev/workerd.ts";
+import { machineContext } from "./machine.ts";
 
 const RESULTS = "bench/results/engine-workerd.json";
 const COLD_RUNS = 3;
@@ -177,11 +178,7 @@ async function measure(environment: string | undefined) {
 const results = { stitch: await measure(undefined), ort: await measure("ort") };
 const report = {
   context: {
-    date: new Date().toISOString(),
-    node: process.version,
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model,
-    loadAverage1m: loadavg()[0],
+    ...machineContext(),
     cpuTimeSource: "/proc utime+stime of the workerd processes (10 ms ticks), averaged over the requests",
   },
   modelId: manifest.modelId,

@@ -3,13 +3,13 @@
 // against the pure-JS decoders it replaced (fast-png, jpeg-js), on the same
 // photo-like images in one run, under Node. Writes bench/results/image-decoders.json.
 import { mkdir, writeFile } from "node:fs/promises";
-import { cpus, loadavg } from "node:os";
 import { decode as decodePngJs } from "fast-png";
 import { decode as decodeJpegJs } from "jpeg-js";
 import sharp, { type Sharp } from "sharp";
 import { loadFashionMnist } from "../data/fashion-mnist.ts";
 import { nodeCodecModules } from "../worker/dev/codecs.ts";
 import { ImageDecoder } from "../worker/image-decode.ts";
+import { machineContext } from "./machine.ts";
 
 const REPEATS = 7;
 const SIZES: [number, number][] = [
@@ -87,13 +87,7 @@ for (const [width, height] of SIZES) {
 
 await mkdir("bench/results", { recursive: true });
 const result = {
-  context: {
-    date: new Date().toISOString(),
-    node: process.version,
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model,
-    loadAverage1m: loadavg()[0],
-  },
+  context: machineContext(),
   note: [
     "median of 7 after one warm-up, under Node. workerPathMs: the worker's whole decode (structure checks,",
     "PNG inflate bound, wasm codec, gray); pureJsDecodeMs: fast-png / jpeg-js decode alone (no gray",

@@ -3,13 +3,14 @@
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ENGINE_FILE } from "../contracts/artifacts.ts";
 import type { Manifest } from "../contracts/manifest.ts";
 import { writeEngineFixtureArtifacts } from "../testing/engine-fixture.ts";
 import { stageAssets } from "../worker/dev/stage-assets.ts";
 import { workerdRuntime } from "../worker/dev/workerd.ts";
+import { machineContext } from "./machine.ts";
 
 /** Where the benchmarks' own random-weight export goes when there is no real one (testing/engine-fixture.ts). */
 export const BENCH_ARTIFACTS_DIR = ".cache/bench-artifacts";
@@ -95,13 +96,7 @@ export async function writeResult(name: string, figures: Record<string, unknown>
   const dir = resolve("bench/results");
   await mkdir(dir, { recursive: true });
   const path = join(dir, `worker-${name}.json`);
-  const context = {
-    date: new Date().toISOString(),
-    ...runtimeVersions(),
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model,
-    loadAverage1m: loadavg()[0],
-  };
+  const context = { ...machineContext(), ...runtimeVersions() };
   await writeFile(path, `${JSON.stringify({ context, ...figures }, null, 2)}\n`);
   return path;
 }

@@ -251,6 +251,30 @@ export class Engine {
     return this.padPtr;
   }
 
+  /**
+   * One packed int8 GEMM of `rows` input rows (each op.kPadded bytes) into op's output, requantized
+   * to the output's scale; a fused ReLU clamps at the output zero point.
+   */
+  private gemm(op: Extract<PackOp, { op: "conv3x3" | "dense" }>, input: number, rows: number): void {
+    const out = this.header.tensors[op.output] as TensorInfo;
+    const at = (blob: { offset: number }) => this.base + blob.offset;
+    this.k.gemm_q8(
+      input,
+      rows,
+      op.kPadded,
+      op.kPadded,
+      at(op.weights),
+      op.n,
+      at(op.bias),
+      at(op.colsum),
+      at(op.scale),
+      out.zeroPoint,
+      op.relu ? out.zeroPoint : -128,
+      this.tensorPtr[op.output] as number,
+      op.n,
+    );
+  }
+
   private runOp(op: PackOp, batch: number): void {
     const k = this.k;
     const t = this.header.tensors;
@@ -264,43 +288,13 @@ export class Engine {
       }
       case "conv3x3": {
         const input = t[op.input] as TensorInfo;
-        const out = t[op.output] as TensorInfo;
         const [h, w, c] = input.shape;
         k.im2col3x3(ptr[op.input] as number, this.im2colPtr, batch, h, w, c, input.zeroPoint, op.kPadded);
-        k.gemm_q8(
-          this.im2colPtr,
-          batch * h * w,
-          op.kPadded,
-          op.kPadded,
-          at(op.weights),
-          op.n,
-          at(op.bias),
-          at(op.colsum),
-          at(op.scale),
-          out.zeroPoint,
-          op.relu ? out.zeroPoint : -128,
-          ptr[op.output] as number,
-          op.n,
-        );
+        this.gemm(op, this.im2colPtr, batch * h * w);
         return;
       }
       case "dense": {
-        const out = t[op.output] as TensorInfo;
-        k.gemm_q8(
-          this.denseInput(op.input, op, batch),
-          batch,
-          op.kPadded === op.k ? op.k : op.kPadded,
-          op.kPadded,
-          at(op.weights),
-          op.n,
-          at(op.bias),
-          at(op.colsum),
-          at(op.scale),
-          out.zeroPoint,
-          op.relu ? out.zeroPoint : -128,
-          ptr[op.output] as number,
-          op.n,
-        );
+        this.gemm(op, this.denseInput(op.input, op, batch), batch);
         return;
       }
       case "conv3x3Float": {

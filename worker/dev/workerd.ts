@@ -45,6 +45,11 @@ export interface ServeOptions {
   port?: number;
   /** Where the bundle and the workerd config are written. */
   workDir?: string;
+  /**
+   * V8 flags for the workerd process (Config.v8Flags), for experiments such as a capped heap; the
+   * deployed worker runs with Cloudflare's own, so none is set by default.
+   */
+  v8Flags?: string[];
 }
 
 export interface RunningWorker {
@@ -114,6 +119,7 @@ export function workerdConfig(options: {
   port: number;
   vars: Record<string, string>;
   environment?: string;
+  v8Flags?: string[];
 }): string {
   const { compatibility_date, compatibility_flags, assets } = config(options.environment);
   const modules = options.modules
@@ -135,6 +141,7 @@ const config :Workerd.Config = (
     (name = "assets", disk = (path = ${capnpString(options.assetsDir)}, writable = false)),
   ],
   sockets = [(name = "http", address = ${capnpString(`127.0.0.1:${options.port}`)}, http = (), service = "main")],
+  v8Flags = [${(options.v8Flags ?? []).map(capnpString).join(", ")}],
 );
 const worker :Workerd.Worker = (
   modules = [
@@ -175,6 +182,7 @@ export async function startWorkerd(
       port: options.port ?? 0,
       vars: Object.fromEntries(Object.entries(allVars).map(([key, value]) => [key, String(value)])),
       environment: options.environment,
+      v8Flags: options.v8Flags,
     }),
   );
   const { binary } = workerdRuntime();

@@ -3,8 +3,10 @@
 // truncated and random bodies that must never produce a 5xx or kill the worker.
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
+import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import sharp from "sharp";
+import { unstable_readConfig } from "wrangler";
 import {
   type Fixture,
   loadTestImages,
@@ -13,7 +15,9 @@ import {
   type RunningWorker,
   startWorkerd,
 } from "../../testing/worker.ts";
+import { MAX_REQUEST_PIXELS } from "../../worker/image-decode.ts";
 import { MAX_BODY_BYTES } from "../../worker/index.ts";
+import { batchLimit } from "../../worker/routes/predict.ts";
 
 const TOKEN = "integration-token";
 const FUZZ_CASES = 300;
@@ -42,12 +46,13 @@ function request(path: string, init: RequestInit & { token?: string | null } = {
   if (init.token !== null) headers.set("authorization", `Bearer ${init.token ?? TOKEN}`);
   return fetch(`${worker.url}${path}`, { ...init, headers });
 }
-const predict = (body: BodyInit, contentType?: string, token?: string | null) =>
+const predict = (body: BodyInit, contentType?: string, token?: string | null, signal?: AbortSignal) =>
   request("/v1/predict", {
     method: "POST",
     body,
     headers: contentType ? { "content-type": contentType } : {},
     token,
+    signal,
   });
 
 /**
@@ -98,6 +103,56 @@ async function expectError(response: Response, status: number, code: string) {
 }
 
 describe("in workerd", () => {
+  // workerd (compatibility date 2026-11-17, where enable_request_signal is the default) notices a
+  // client that resets its connection and cancels the request at its next await; one that closes
+  // its side normally (fetch's abort) goes unnoticed until the answer is written. Neither may show
+  // up as a 500 or an unhandled error, and the worker must serve the next request.
+  test("a client that resets or closes during a large batch: no 500, nothing unhandled, served after", async () => {
+    // As many photos as this worker takes (wrangler.toml's MAX_BATCH), the request's pixel budget between them.
+    const batch = batchLimit(unstable_readConfig({ config: "wrangler.toml" }).vars as { MAX_BATCH?: string });
+    const side = Math.floor(Math.sqrt(MAX_REQUEST_PIXELS / batch));
+    const photo = new Uint8Array(
+      await sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } })
+        .resize(side, side)
+        .jpeg({ quality: 95 })
+        .toBuffer(),
+    );
+    const form = new FormData();
+    for (let i = 0; i < batch; i++)
+      form.append("image", new Blob([photo], { type: "image/jpeg" }), `${i}.jpg`);
+    const encoded = new Request(worker.url, { method: "POST", body: form });
+    const body = new Uint8Array(await encoded.arrayBuffer());
+    const contentType = encoded.headers.get("content-type") ?? "";
+    const logFrom = worker.output().length;
+
+    const { hostname, port } = new URL(worker.url);
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => {
+        socket.write(
+          `POST /v1/predict HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${TOKEN}\r\n` +
+            `Content-Type: ${contentType}\r\nContent-Length: ${body.byteLength}\r\n\r\n`,
+        );
+        socket.write(body, () =>
+          setTimeout(() => {
+            socket.resetAndDestroy();
+            resolve();
+          }, 50),
+        );
+      });
+      socket.on("error", reject);
+    });
+    await assert.rejects(predict(body, contentType, undefined, AbortSignal.timeout(50)), {
+      name: "TimeoutError",
+    });
+
+    const health = await request("/health");
+    assert.equal(health.status, 200, await health.text());
+    const answer = await predict(body, contentType);
+    assert.equal(answer.status, 200, await answer.text());
+    const log = worker.output().slice(logFrom);
+    assert.doesNotMatch(log, /unhandled error|internal_error|Uncaught|exception/i, log);
+  });
+
   test("PNG, JPEG, multipart and JSON predict with both tasks", async () => {
     for (const [body, type] of [
       [png, "image/png"],

@@ -87,7 +87,7 @@ function runtimeVersions() {
     wrangler: (require("wrangler/package.json") as { version: string }).version,
     workerd: workerdRuntime().version,
     workerdServing: "plain workerd (worker/dev/workerd.ts): deploy bundle, no inspector, no proxy",
-    v8Flags: "workerd defaults (none set)",
+    v8Flags: "workerd defaults (none set), unless a run lists its own v8Flags",
   };
 }
 

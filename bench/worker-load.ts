@@ -132,13 +132,13 @@ async function soak(v8Flags: string[]) {
         ...lastGc,
       };
     };
-    const send = (index: number) => {
-      if (ROUTE === "health") return fetch(`${worker.url}/health`);
+    const predict = (index: number) => {
       const { body, type } = bodies[index % bodies.length] ?? { body: "", type: "" };
       return fetch(`${worker.url}/v1/predict`, { method: "POST", body, headers: { "content-type": type } });
     };
-    // Load the model first so the first sample is the steady state, not the empty isolate.
-    await (await send(0)).arrayBuffer();
+    const send = ROUTE === "health" ? () => fetch(`${worker.url}/health`) : predict;
+    // Load the model first (/health answers 503 until then) so the first sample is the steady state.
+    await (await predict(0)).arrayBuffer();
     const curve = [await sample(0)];
     const latencies: number[] = [];
     const errors = new Map<string, number>();

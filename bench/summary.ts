@@ -78,9 +78,8 @@ interface WorkerBundle extends Context {
   gzipMiB: number;
   goal: { gzipMiB: number; met: boolean };
 }
-interface WorkerLoad extends Context {
+interface WorkerLoadRun {
   completed: number;
-  concurrency: number;
   elapsedS: number;
   requestsPerS: number;
   errorCount: number;
@@ -89,6 +88,11 @@ interface WorkerLoad extends Context {
     start: { workerdRssMiB: number; wasmHeapMiB: number };
     end: { workerdRssMiB: number; wasmHeapMiB: number };
   };
+}
+interface WorkerLoad extends Context {
+  concurrency: number;
+  /** The first run is on workerd's default V8 flags (bench/worker-load.ts). */
+  runs: WorkerLoadRun[];
 }
 
 export interface Results {
@@ -245,10 +249,11 @@ function workerSection(latency?: WorkerLatency, bundle?: WorkerBundle, load?: Wo
     );
   }
   if (bundle) rows.push(["bundle, gzip (MiB)", fixed(bundle.gzipMiB, 2), "", `${bundle.goal.gzipMiB}`]);
-  if (load) {
+  const run = load?.runs[0];
+  if (load && run) {
     rows.push([
-      `load: ${load.completed} requests at concurrency ${load.concurrency} in ${fixed(load.elapsedS, 0)} s`,
-      `${load.errorCount} errors, p50 ${fixed(load.latencyMs.p50, 0)} ms, RSS ${fixed(load.memory.start.workerdRssMiB, 0)} -> ${fixed(load.memory.end.workerdRssMiB, 0)} MiB, heap ${fixed(load.memory.start.wasmHeapMiB, 1)} -> ${fixed(load.memory.end.wasmHeapMiB, 1)} MiB`,
+      `load: ${run.completed} requests at concurrency ${load.concurrency} in ${fixed(run.elapsedS, 0)} s`,
+      `${run.errorCount} errors, p50 ${fixed(run.latencyMs.p50, 0)} ms, RSS ${fixed(run.memory.start.workerdRssMiB, 0)} -> ${fixed(run.memory.end.workerdRssMiB, 0)} MiB, heap ${fixed(run.memory.start.wasmHeapMiB, 1)} -> ${fixed(run.memory.end.wasmHeapMiB, 1)} MiB`,
       "",
       "0 errors, flat memory",
     ]);

@@ -143,6 +143,12 @@ async function main(argv: string[]): Promise<number> {
           x: { title: "epoch", integer: true },
           y: { title: "accuracy", format: "percent" },
           series: curveSeries(run, task),
+          ...(run.selection && {
+            markX: {
+              x: run.selection.epoch,
+              label: `validation choice: ${run.selection.weights}, epoch ${run.selection.epoch}`,
+            },
+          }),
         }),
       );
     }

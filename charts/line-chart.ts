@@ -42,6 +42,8 @@ export interface LineChart {
   series: readonly ChartSeries[];
   /** A horizontal reference line in data units (0 for a gain). */
   referenceY?: number;
+  /** A labelled vertical line at an x value (the epoch validation chose). */
+  markX?: { x: number; label: string };
 }
 
 export class ChartError extends Error {
@@ -123,6 +125,21 @@ export function lineChartSvg(chart: LineChart): string {
     const y = py(chart.referenceY);
     parts.push(
       `<line x1="${PLOT.left}" x2="${right}" y1="${y}" y2="${y}" stroke="#777" stroke-width="1.5"/>`,
+    );
+  }
+  if (chart.markX !== undefined) {
+    const { x, label } = chart.markX;
+    if (!Number.isFinite(x) || fx(x) < xMin || fx(x) > xMax)
+      throw new ChartError(`chart "${chart.title}": the mark at x ${x} is outside the data`);
+    // The label sits on the side of the line with more room.
+    const leftHalf = px(x) < PLOT.left + PLOT.width / 2;
+    const markLabel = text(px(x) + (leftHalf ? 4 : -4), PLOT.top + 14, label, {
+      size: 11,
+      anchor: leftHalf ? "start" : "end",
+      fill: "#333",
+    });
+    parts.push(
+      `<g class="mark-x"><line x1="${px(x)}" x2="${px(x)}" y1="${PLOT.top}" y2="${bottom}" stroke="#555" stroke-dasharray="3 3"/>${markLabel}</g>`,
     );
   }
   parts.push(

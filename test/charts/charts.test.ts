@@ -77,6 +77,19 @@ test("ticks span any range, including a single value", () => {
   assert.throws(() => spanningTicks(0, Number.NaN, 8), /finite range/);
 });
 
+test("a vertical mark names an x inside the data and refuses one outside it", () => {
+  const chart = accuracyChart(perTask());
+  const svg = lineChartSvg({ ...chart, markX: { x: 2, label: "validation choice: ema, epoch 2" } });
+  assert.match(
+    svg,
+    /<g class="mark-x"><line [^>]*\/><text[^>]*>validation choice: ema, epoch 2<\/text><\/g>/,
+  );
+  assert.throws(
+    () => lineChartSvg({ ...chart, markX: { x: 7, label: "late" } }),
+    /mark at x 7 is outside the data/,
+  );
+});
+
 test("an empty series is left out, legend included; no points at all is an error", () => {
   const [first, second] = perTask();
   const svg = lineChartSvg(accuracyChart([first as ChartSeries, { ...(second as ChartSeries), points: [] }]));

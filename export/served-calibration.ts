@@ -12,14 +12,15 @@ import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { reliabilitySvg } from "../charts/reliability.ts";
 import { MANIFEST_FILE } from "../contracts/artifacts.ts";
 import { calibration, confidentAnswers, topClass } from "../contracts/calibration.ts";
 import { parseManifest } from "../contracts/manifest.ts";
 import { standardize } from "../contracts/normalization.ts";
 import { BUILTIN_TASKS } from "../contracts/tasks.ts";
 import { DataError, loadFashionMnist } from "../data/fashion-mnist.ts";
+import { writeChart } from "../stage-files/chart-files.ts";
 import { runAll } from "./ort-session.ts";
-import { reliabilitySvg, writeSvgAndPng } from "./reliability-chart.ts";
 
 const THRESHOLDS = [0.9, 0.99];
 
@@ -99,7 +100,7 @@ async function main(argv: string[]): Promise<number> {
     tasks: perTask,
   };
   fs.writeFileSync(path.join(values.out, "calibration.json"), `${JSON.stringify(summary, null, 2)}\n`);
-  await writeSvgAndPng(
+  await writeChart(
     path.join(values.out, "reliability"),
     reliabilitySvg(
       `Reliability of the served int8 model ${manifest.modelId}`,

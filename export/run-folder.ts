@@ -12,7 +12,12 @@ import { parseOrFail } from "../contracts/parse.ts";
 import { RUN_FILES, RunFileError, selectionSchema } from "../contracts/run-folder.ts";
 import { TaskFileError, type TaskSpec } from "../contracts/tasks.ts";
 import { readJsonFile } from "../stage-files/files.ts";
-import { readArchitecture, readNormalization, readRunTasks } from "../stage-files/run-folder.ts";
+import {
+  readArchitecture,
+  readNormalization,
+  readRunConfig,
+  readRunTasks,
+} from "../stage-files/run-folder.ts";
 
 export class ExportError extends Error {}
 
@@ -28,6 +33,8 @@ export interface RunFolder {
   readonly architecture: Architecture;
   readonly normalization: Normalization;
   readonly tasks: readonly TaskSpec[];
+  /** The run's held-out training images (data/split.ts), or null when it trained on all of them. */
+  readonly validation: { readonly size: number; readonly seed: number } | null;
   readonly weights: ReadonlyMap<string, NamedWeight>;
   /** Keras layer configs from model.json's topology, keyed by layer name. */
   readonly layerConfigs: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
@@ -133,6 +140,7 @@ export async function readRunFolder(runDir: string): Promise<RunFolder> {
   const layerConfigs = new Map(
     modelJson.modelTopology.config.layers.map((l) => [String(l.config.name), l.config] as const),
   );
+  const config = asExportError(() => readRunConfig(dir));
   return {
     dir,
     served,
@@ -140,6 +148,7 @@ export async function readRunFolder(runDir: string): Promise<RunFolder> {
     architecture: asExportError(() => readArchitecture(dir)),
     normalization: asExportError(() => readNormalization(dir)),
     tasks: asExportError(() => readRunTasks(dir)),
+    validation: config.val_size > 0 ? { size: config.val_size, seed: config.seed } : null,
     weights: await readWeights(modelDir, modelJson.weightsManifest),
     layerConfigs,
   };

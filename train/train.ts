@@ -20,6 +20,7 @@ import {
 import { DEFAULT_TASKS, TaskFileError, type TaskSpec, taskLabels } from "../contracts/tasks.ts";
 import { createRng, takeSubset } from "../data/dataset.ts";
 import { DataError, loadFashionMnist, type Split } from "../data/fashion-mnist.ts";
+import { balancedSubset, epochOrder, SplitError, stratifiedSplit } from "../data/split.ts";
 import { readJsonFile, writeJsonAtomic } from "../stage-files/files.ts";
 import {
   appendMetrics,
@@ -46,7 +47,6 @@ import {
 } from "./run-folder.ts";
 import { learningRateScale, type ScheduleSpec } from "./schedule.ts";
 import { SELECTED_MODEL_DIR, SELECTION_FILE, selectWeights } from "./selection.ts";
-import { balancedSubset, epochOrder, SplitError, stratifiedSplit } from "./split.ts";
 import { Trainer } from "./step.ts";
 import { summarize } from "./summary.ts";
 import * as tf from "./tf.ts";

@@ -11,26 +11,26 @@ import { IMAGE_CHANNELS, IMAGE_SIZE } from "../contracts/image.ts";
 import { computeNormalization, type Normalization, standardize } from "../contracts/normalization.ts";
 import {
   type EpochMetrics,
-  parseRunFile,
   RUN_FILES,
+  RunFileError,
   type RunSummary,
   type Selection,
-  selectionSchema,
   type WeightsAccuracy,
 } from "../contracts/run-folder.ts";
 import { DEFAULT_TASKS, TaskFileError, type TaskSpec, taskLabels } from "../contracts/tasks.ts";
 import { createRng, takeSubset } from "../data/dataset.ts";
 import { loadFashionMnist, type Split } from "../data/fashion-mnist.ts";
-import { readJsonFile, writeJsonAtomic } from "../stage-files/files.ts";
 import {
   appendMetrics,
   keepMetricsUpTo,
   loadTaskFile,
   readMetrics,
   readRunConfig,
+  readSelection,
   writeNormalization,
   writeRunConfig,
   writeRunTasks,
+  writeSelection,
   writeSummary,
 } from "../stage-files/run-folder.ts";
 import { augmentationEnabled, augmentBatch, drawAugmentation } from "./augment.ts";
@@ -244,9 +244,13 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
   let shuffle = createRng(config.seed);
   if (resumeFrom !== null && resumeFrom > 0) {
     const checkpoint = loadCheckpoint(dir);
-    restoreWeights(model, checkpoint.weights);
-    trainer.restore({ step: checkpoint.adamStep, m: checkpoint.adamM, v: checkpoint.adamV });
-    average?.restore(checkpoint.ema);
+    restoreWeights(model, checkpoint.weights, checkpoint.dir);
+    try {
+      trainer.restore({ step: checkpoint.adamStep, m: checkpoint.adamM, v: checkpoint.adamV });
+    } catch (error) {
+      throw new RunFileError(`${checkpoint.dir}: ${(error as Error).message}`);
+    }
+    if (average) restoreWeights(average.model, checkpoint.ema, checkpoint.dir, "moving average of");
     tf.dispose([
       ...checkpoint.weights.values(),
       ...checkpoint.adamM,
@@ -460,7 +464,7 @@ async function saveSelection(
   const weights = chosen.weights === "ema" ? average?.model : model;
   if (weights === undefined) throw new Error("the EMA weights were chosen but the run keeps no EMA");
   await saveModel(dir, weights, SELECTED_MODEL_DIR);
-  writeJsonAtomic(path.join(dir, SELECTION_FILE), chosen);
+  writeSelection(dir, chosen);
 }
 
 /**
@@ -476,14 +480,11 @@ async function reconcileSelection(
   average: WeightAverage | null,
 ): Promise<Selection | null> {
   const chosen = selectWeights(records);
-  const file = path.join(dir, SELECTION_FILE);
-  const saved = fs.existsSync(file)
-    ? parseRunFile(selectionSchema, readJsonFile(file, SELECTION_FILE), file)
-    : null;
+  const saved = readSelection(dir);
   if (chosen === null || sameChoice(chosen, saved)) return saved;
   if (chosen.epoch !== startEpoch) {
     throw new RunFolderError(
-      `--resume: ${file} does not hold the validation choice of the kept epochs (epoch ${chosen.epoch}, ${chosen.weights}); start the run over with --overwrite`,
+      `--resume: ${path.join(dir, SELECTION_FILE)} does not hold the validation choice of the kept epochs (epoch ${chosen.epoch}, ${chosen.weights}); start the run over with --overwrite`,
     );
   }
   await saveSelection(dir, chosen, model, average);

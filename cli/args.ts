@@ -182,7 +182,11 @@ export const flagValue = {
       context.addIssue({ code: "custom", message: `expected true/false/1/0/yes/no, got "${text}"` });
       return z.NEVER;
     }),
-  path: () => z.string().min(1, "expected a path"),
+  /** Required unless the schema adds .optional(). */
+  path: () =>
+    z
+      .string({ error: (issue) => (issue.input === undefined ? "required" : "expected a path") })
+      .min(1, "expected a path"),
 };
 
 /**

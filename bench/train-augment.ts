@@ -10,8 +10,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { z } from "zod";
-import { parseCommandOrExit } from "../cli/args.ts";
+import { acceptNoFlagsOrExit } from "../cli/args.ts";
 import { DEFAULT_TASKS } from "../contracts/tasks.ts";
 import { augmentBatch, drawAugmentation } from "../train/augment.ts";
 import { parseTrainArgs } from "../train/config.ts";
@@ -20,14 +19,9 @@ import { buildModel } from "../train/model.ts";
 import { Trainer } from "../train/step.ts";
 import * as tf from "../train/tf.ts";
 
-parseCommandOrExit(
-  {
-    name: "tsx bench/train-augment.ts",
-    summary:
-      "what the beyond preset's augmentation and EMA cost per training step; writes bench/results/train-augment.json.",
-    flags: {},
-    schema: z.object({}),
-  },
+acceptNoFlagsOrExit(
+  "tsx bench/train-augment.ts",
+  "what the beyond preset's augmentation and EMA cost per training step; writes bench/results/train-augment.json.",
   process.argv.slice(2),
 );
 

@@ -15,8 +15,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { z } from "zod";
-import { parseCommandOrExit } from "../cli/args.ts";
+import { acceptNoFlagsOrExit } from "../cli/args.ts";
 import { IMAGE_CHANNELS, IMAGE_SIZE } from "../contracts/image.ts";
 import { DEFAULT_TASKS } from "../contracts/tasks.ts";
 import { evaluate } from "../train/evaluate.ts";
@@ -24,14 +23,9 @@ import { buildModel } from "../train/model.ts";
 import { Trainer } from "../train/step.ts";
 import * as tf from "../train/tf.ts";
 
-parseCommandOrExit(
-  {
-    name: "tsx bench/train-speed.ts",
-    summary:
-      "training speed of both variants against the naive tfjs way (and Keras where at hand); writes bench/results/train-speed.json.",
-    flags: {},
-    schema: z.object({}),
-  },
+acceptNoFlagsOrExit(
+  "tsx bench/train-speed.ts",
+  "training speed of both variants against the naive tfjs way (and Keras where at hand); writes bench/results/train-speed.json.",
   process.argv.slice(2),
 );
 

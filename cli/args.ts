@@ -140,6 +140,11 @@ export function parseCommandOrExit<Schema extends z.ZodType>(
   }
 }
 
+/** For a script that takes no flags: `--help` prints its usage and exits 0, any flag is a usage error. */
+export function acceptNoFlagsOrExit(name: string, summary: string, argv: readonly string[]): void {
+  parseCommandOrExit({ name, summary, flags: {}, schema: z.object({}) }, argv);
+}
+
 const programName = (command: Command<z.ZodType>) =>
   command.name.replace(/^npm run (\S+).*$/, "$1").replace(/^tsx \S*?([^/\s]+)\.ts$/, "$1");
 

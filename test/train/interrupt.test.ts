@@ -1,5 +1,6 @@
 // Ctrl-C stops training within a batch or two, not at the end of the epoch: the command exits 130,
-// the run folder keeps its last complete checkpoint and no partial file, and --resume finishes it.
+// the run folder keeps its last complete checkpoint and no partial file, and --resume finishes it
+// (a damaged checkpoint is refused in one sentence instead).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -106,6 +107,17 @@ test("SIGINT in an epoch stops within a few batches with exit 130; --resume ends
   assert.equal(config.ema_decay, 0);
   assert.equal(config.lr_schedule, "cosine", "the preset's own default");
   assert.equal(config.resume, false);
+
+  // A damaged copy of the stopped run: resuming it is one sentence naming the file, exit 1.
+  const damaged = path.join(root, "damaged");
+  fs.cpSync(out, damaged, { recursive: true });
+  fs.truncateSync(path.join(damaged, "checkpoints", "epoch-0001", "tensors.bin"), 1000);
+  const refused = await train([...flags.slice(0, -1), damaged, "--resume"]);
+  assert.equal(refused.code, 1, refused.output);
+  const ownLines = refused.output.split("\n").filter((line) => line.startsWith("train:"));
+  assert.equal(ownLines.length, 1, refused.output);
+  assert.match(ownLines[0] as string, /damaged\/checkpoints\/epoch-0001\/tensors\.bin holds 1000 bytes/);
+  assert.doesNotMatch(refused.output, /\n\s+at /, "no stack trace");
 
   const resumed = await train([...flags, "--resume"]);
   assert.equal(resumed.code, 0, resumed.output);

@@ -219,8 +219,8 @@ export const trainCommand = {
 
 /** The configuration the flags give; throws UsageError (`--help` is parsed by the command, not here). */
 export function parseTrainArgs(argv: readonly string[]): TrainConfig {
-  if (argv.includes("--help")) throw new UsageError("--help prints the usage; it is not a configuration");
-  const config = parseCommand(trainCommand, argv);
+  const asksForHelp = argv.includes("--help") || argv.includes("-h");
+  const config = asksForHelp ? null : parseCommand(trainCommand, argv);
   if (config === null) throw new UsageError("--help prints the usage; it is not a configuration");
   return config;
 }

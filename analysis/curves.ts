@@ -13,38 +13,41 @@ import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
+import { type ChartSeries, lineChartSvg } from "../charts/line-chart.ts";
+import { COLORS, DASHES } from "../charts/style.ts";
 import { type Command, EXIT, flagValue, parseCommand, runCommand } from "../cli/args.ts";
 import type { EpochMetrics } from "../contracts/run-folder.ts";
-import { type ChartSeries, lineChartSvg, writeChart } from "./charts.ts";
+import { writeChart } from "../stage-files/chart-files.ts";
 import { AnalysisError, type RunFiles, readRunFiles } from "./runs.ts";
 
 type Pick = (r: EpochMetrics) => number | undefined;
 
-function picks(task: string): { label: string; color: string; dashed: boolean; pick: Pick }[] {
+/** Blue for validation, orange-red for test; solid the raw weights, dashed their EMA (each its own colour). */
+function picks(task: string): { label: string; color: string; dash: string; pick: Pick }[] {
   const mean = task === "mean";
   return [
     {
       label: "validation, raw",
-      color: "#4c78a8",
-      dashed: false,
+      color: COLORS[0],
+      dash: DASHES[0],
       pick: (r) => (mean ? r.validation_accuracy_mean : r.validation_accuracy?.[task]),
     },
     {
       label: "validation, EMA",
-      color: "#4c78a8",
-      dashed: true,
+      color: COLORS[5],
+      dash: DASHES[1],
       pick: (r) => (mean ? r.ema?.validation_accuracy_mean : r.ema?.validation_accuracy?.[task]),
     },
     {
       label: "test, raw",
-      color: "#e45756",
-      dashed: false,
+      color: COLORS[1],
+      dash: DASHES[0],
       pick: (r) => (mean ? r.test_accuracy_mean : r.test_accuracy[task]),
     },
     {
       label: "test, EMA",
-      color: "#e45756",
-      dashed: true,
+      color: COLORS[4],
+      dash: DASHES[1],
       pick: (r) => (mean ? r.ema?.test_accuracy_mean : r.ema?.test_accuracy[task]),
     },
   ];
@@ -57,13 +60,13 @@ export function status(run: RunFiles): string {
 
 export function curveSeries(run: RunFiles, task: string): ChartSeries[] {
   return picks(task)
-    .map(({ label, color, dashed, pick }) => ({
+    .map(({ label, color, dash, pick }) => ({
       label,
       color,
-      dashed,
+      dash,
       points: run.metrics.flatMap((r) => {
         const y = pick(r);
-        return y === undefined ? [] : [{ x: r.epoch, y: y * 100 }];
+        return y === undefined ? [] : [{ x: r.epoch, y }];
       }),
     }))
     .filter((s) => s.points.length > 0);
@@ -142,9 +145,15 @@ async function main(argv: string[]): Promise<number> {
         lineChartSvg({
           title: `${name}: ${task === "mean" ? "mean of the tasks" : task}, accuracy per epoch`,
           note: `${status(run)}${run.selection ? `; validation choice so far: ${run.selection.weights} weights of epoch ${run.selection.epoch}` : ""}`,
-          xLabel: "epoch",
-          yLabel: "accuracy (%)",
+          x: { title: "epoch", integer: true },
+          y: { title: "accuracy", format: "percent" },
           series: curveSeries(run, task),
+          ...(run.selection && {
+            markX: {
+              x: run.selection.epoch,
+              label: `validation choice: ${run.selection.weights}, epoch ${run.selection.epoch}`,
+            },
+          }),
         }),
       );
     }

@@ -11,11 +11,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
+import { type ChartSeries, lineChartSvg } from "../charts/line-chart.ts";
+import { lineStyle } from "../charts/style.ts";
 import { type Command, EXIT, flagValue, parseCommand, runCommand } from "../cli/args.ts";
 import type { EpochMetrics } from "../contracts/run-folder.ts";
 import type { StudyVariant } from "../contracts/study.ts";
+import { writeChart } from "../stage-files/chart-files.ts";
 import { listStudyRuns } from "../stage-files/study.ts";
-import { lineChartSvg, writeChart } from "./charts.ts";
 import { AnalysisError, lastMean, readRunFiles } from "./runs.ts";
 import { type MeanInterval, meanInterval, verdict } from "./stats.ts";
 
@@ -231,40 +233,25 @@ export function resultsMarkdown(results: SizeResult[], runs: StudyRunFigures[]):
 }
 
 export function gainChartSvg(results: SizeResult[]): string {
-  const series = [
-    { key: "fashion", label: "fashion", color: "#4c78a8" },
-    { key: "category", label: "category", color: "#f58518" },
-    { key: "mean", label: "mean of tasks", color: "#54a24b" },
-  ].map((s) => ({
-    label: s.label,
-    color: s.color,
-    points: results.map((r) => ({
-      x: r.size,
-      y: r.gain_last5[s.key]?.mean ?? 0,
-      low: r.gain_last5[s.key]?.low,
-      high: r.gain_last5[s.key]?.high,
-    })),
-  }));
-  const fair = results.filter((r) => r.fair_category_gain_last5);
-  if (fair.length > 0) {
-    series.push({
-      label: "category vs fair baseline",
-      color: "#b279a2",
-      points: fair.map((r) => {
-        const g = r.fair_category_gain_last5 as GainRow;
-        return { x: r.size, y: g.mean, low: g.low, high: g.high };
-      }),
+  const gainPoints = (pick: (r: SizeResult) => GainRow | null | undefined) =>
+    results.flatMap((r) => {
+      const g = pick(r);
+      return g ? [{ x: r.size, y: g.mean, low: g.low, high: g.high }] : [];
     });
-  }
+  const series: ChartSeries[] = [
+    { label: "fashion", points: gainPoints((r) => r.gain_last5.fashion) },
+    { label: "category", points: gainPoints((r) => r.gain_last5.category) },
+    { label: "mean of tasks", points: gainPoints((r) => r.gain_last5.mean) },
+    { label: "category vs fair baseline", points: gainPoints((r) => r.fair_category_gain_last5) },
+  ].map((s, k) => ({ ...s, ...lineStyle(k) }));
   const seeds = results.map((r) => `${r.size.toLocaleString("en")}: ${r.seeds.length}`).join(", ");
   return lineChartSvg({
     title: "Cross-stitch gain over the baseline vs training-set size",
     note: `test accuracy, mean of the last 5 epochs, paired by seed; bars: 95 % CI over seeds (seeds per size ${seeds})`,
-    xLabel: "class-balanced training images (log scale)",
-    yLabel: "gain (accuracy points)",
-    logX: true,
+    x: { title: "class-balanced training images (log scale)", log: true },
+    y: { title: "gain (accuracy points)", format: "signed" },
     referenceY: 0,
-    series: series.map((s) => ({ ...s, dashed: s.label.includes("fair") })),
+    series,
   });
 }
 

@@ -4,6 +4,7 @@
  * (Guo et al., "On Calibration of Modern Neural Networks", 2017), plus the share of answers at
  * or above a confidence and how often those are right.
  */
+import { scoresFromLogits } from "./scores.ts";
 
 export interface ReliabilityBin {
   /** [low, high) of the top-class probability; the last bin includes 1. */
@@ -26,10 +27,11 @@ export interface Calibration {
   bins: ReliabilityBin[];
 }
 
-/** Softmax of each row of `logits` (count x classes, row-major): top-class probability and argmax. */
+/** Scores of each row of `logits` (count x classes, row-major, contracts/scores.ts): top-class score and argmax. */
 export function topClass(
   logits: Float32Array | number[],
   classes: number,
+  temperature = 1,
 ): { confidence: Float64Array; predicted: Int32Array } {
   const count = logits.length / classes;
   if (!Number.isInteger(count))
@@ -37,18 +39,10 @@ export function topClass(
   const confidence = new Float64Array(count);
   const predicted = new Int32Array(count);
   for (let i = 0; i < count; i++) {
-    let max = Number.NEGATIVE_INFINITY;
+    const scores = scoresFromLogits(logits.slice(i * classes, (i + 1) * classes), temperature);
     let arg = 0;
-    for (let k = 0; k < classes; k++) {
-      const v = logits[i * classes + k] as number;
-      if (v > max) {
-        max = v;
-        arg = k;
-      }
-    }
-    let sum = 0;
-    for (let k = 0; k < classes; k++) sum += Math.exp((logits[i * classes + k] as number) - max);
-    confidence[i] = 1 / sum;
+    for (let k = 1; k < classes; k++) if ((scores[k] as number) > (scores[arg] as number)) arg = k;
+    confidence[i] = scores[arg] as number;
     predicted[i] = arg;
   }
   return { confidence, predicted };

@@ -53,6 +53,28 @@ export const servedWeightsSchema = z.object({
 
 export type ServedWeights = z.infer<typeof servedWeightsSchema>;
 
+/** Temperature scaling of one task's scores, measured on the images it was fitted on. */
+export const taskTemperatureSchema = z.object({
+  task: z.string(),
+  temperature: z.number(),
+  nllBefore: z.number(),
+  nllAfter: z.number(),
+  eceBefore: z.number(),
+  eceAfter: z.number(),
+});
+
+export type TaskTemperature = z.infer<typeof taskTemperatureSchema>;
+
+/** How the served scores were calibrated: fitted on the run's validation split, or not at all and why. */
+export const scoreCalibrationSchema = z.object({
+  method: z.enum(["temperature scaling", "none"]),
+  reason: z.string(),
+  validationImages: z.number().int(),
+  tasks: z.array(taskTemperatureSchema),
+});
+
+export type ScoreCalibration = z.infer<typeof scoreCalibrationSchema>;
+
 export const exportReportSchema = z.object({
   /** The run folder exported, as given to the export. */
   run: z.string(),
@@ -75,6 +97,8 @@ export const exportReportSchema = z.object({
     ),
   }),
   tolerances: tolerancesSchema,
+  /** Absent in reports written before the export fitted score temperatures. */
+  scores: scoreCalibrationSchema.optional(),
   tasks: z.array(
     z.object({
       task: z.string(),

@@ -28,6 +28,11 @@ export const taskEntrySchema = z.object({
   output: z.string().min(1),
   /** Test-set accuracy of the trained (tfjs) model and of each exported graph. */
   accuracy: z.object({ trained: z.number(), float32: z.number(), int8: z.number() }),
+  /**
+   * Scores are softmax(logits / temperature) (contracts/scores.ts), the temperature fitted on the
+   * run's validation split; 1 (the plain softmax) for a run without one and in older manifests.
+   */
+  temperature: z.number().positive().default(1),
 });
 
 export const manifestSchema = z.object({

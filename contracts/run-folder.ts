@@ -40,6 +40,8 @@ export const runConfigSchema = architectureSchema
     n_epoch: z.number().int().positive(),
     seed: z.number().int().nonnegative(),
     normalization: z.enum(NORMALIZATION_KINDS),
+    /** Training images held out for validation (data/split.ts); absent in runs made before the split existed. */
+    val_size: z.number().int().nonnegative().default(0),
   })
   .loose();
 

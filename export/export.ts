@@ -10,14 +10,22 @@ import {
   ONNX_METADATA_KEYS,
   REPORT_FILE,
 } from "../contracts/artifacts.ts";
+import { calibration, topClass } from "../contracts/calibration.ts";
 import { PACK_VERSION } from "../contracts/engine-pack.ts";
-import type { Check, ExportReport, TaskComparison, Tolerances } from "../contracts/export-report.ts";
+import type {
+  Check,
+  ExportReport,
+  ScoreCalibration,
+  TaskComparison,
+  Tolerances,
+} from "../contracts/export-report.ts";
 import { MODEL_INPUT } from "../contracts/image.ts";
 import { type Manifest, parseManifest } from "../contracts/manifest.ts";
 import { standardize } from "../contracts/normalization.ts";
 import { taskLabels } from "../contracts/tasks.ts";
 import { createRng, gather, shuffledIndices } from "../data/dataset.ts";
 import { loadFashionMnist, type Split } from "../data/fashion-mnist.ts";
+import { stratifiedSplit } from "../data/split.ts";
 import { type CalibrationMethod, calibratedParams, collectHistograms, describeMethod } from "./calibrate.ts";
 import { loadEngine } from "./engine-run.ts";
 import type { Graph } from "./graph.ts";
@@ -30,6 +38,7 @@ import { compareTask, type TaskLogits } from "./parity.ts";
 import { applyPasses, type GraphLayout } from "./passes/index.ts";
 import { quantizedActivations, quantizeGraph } from "./quantize.ts";
 import { ExportError, type RunFolder, readRunFolder } from "./run-folder.ts";
+import { fitTemperature } from "./score-temperature.ts";
 
 /**
  * The trained model's logits per task (task order, count * classes values each) for standardized
@@ -141,18 +150,71 @@ async function quantizeBest(
   return { best, candidates, histogramCount: histograms.size };
 }
 
+/**
+ * One temperature per task for the served scores, fitted on the int8 graph's logits (what the
+ * worker serves) over the run's validation split: the images no training step and no other choice
+ * has used for anything but validation. The test set is never used.
+ */
+async function fitScoreTemperatures(
+  run: RunFolder,
+  train: Split,
+  int8Bytes: Uint8Array,
+  log: (line: string) => void,
+): Promise<ScoreCalibration> {
+  if (!run.validation)
+    return {
+      method: "none",
+      reason: "the run holds no validation split, so scores are the plain softmax of the logits",
+      validationImages: 0,
+      tasks: [],
+    };
+  const validation = stratifiedSplit(train, run.validation.size, run.validation.seed).validation;
+  const logits = await graphLogits(int8Bytes, "wasm", standardize(validation.images, run.normalization), run);
+  const tasks = run.tasks.map((task, t) => {
+    const { values, classes } = logits[t] as TaskLogits;
+    const labels = taskLabels(task, validation.labels);
+    const fit = fitTemperature(values, labels, classes);
+    const ece = (temperature: number) => {
+      const { confidence, predicted } = topClass(values, classes, temperature);
+      return calibration(
+        confidence,
+        Array.from(predicted, (p, i) => p === labels[i]),
+      ).ece;
+    };
+    const entry = { task: task.name, ...fit, eceBefore: ece(1), eceAfter: ece(fit.temperature) };
+    log(
+      `${task.name}: score temperature ${fit.temperature.toFixed(3)} on ${validation.count} validation images: ` +
+        `ECE ${(100 * entry.eceBefore).toFixed(2)}% -> ${(100 * entry.eceAfter).toFixed(2)}%, ` +
+        `NLL ${fit.nllBefore.toFixed(4)} -> ${fit.nllAfter.toFixed(4)}`,
+    );
+    return entry;
+  });
+  return {
+    method: "temperature scaling",
+    reason: `fitted per task on the run's validation split (${validation.count} held-out training images), minimising the negative log-likelihood of the int8 graph's scores`,
+    validationImages: validation.count,
+    tasks,
+  };
+}
+
 /** What each written ONNX file says about itself: the manifest's facts for that graph. */
 function onnxMetadata(
   run: RunFolder,
   modelId: string,
   precision: "int8" | "float32",
+  scores: ScoreCalibration,
 ): Record<string, string> {
   return {
     [ONNX_METADATA_KEYS.modelId]: modelId,
     [ONNX_METADATA_KEYS.sourceRun]: run.name,
     [ONNX_METADATA_KEYS.precision]: precision,
     [ONNX_METADATA_KEYS.tasks]: JSON.stringify(
-      run.tasks.map((t) => ({ name: t.name, classes: t.classes, output: logitsName(t.name) })),
+      run.tasks.map((t, i) => ({
+        name: t.name,
+        classes: t.classes,
+        output: logitsName(t.name),
+        scoreTemperature: scores.tasks[i]?.temperature ?? 1,
+      })),
     ),
     [ONNX_METADATA_KEYS.input]: JSON.stringify(MODEL_INPUT),
     [ONNX_METADATA_KEYS.normalization]: JSON.stringify(run.normalization),
@@ -164,7 +226,8 @@ function graphDocString(run: RunFolder, what: string): string {
   return (
     `stitch-edge ${what} of run ${run.name}. Input ${MODEL_INPUT.name}: [batch, ${MODEL_INPUT.height}, ` +
     `${MODEL_INPUT.width}, ${MODEL_INPUT.channels}] grayscale images, light object on black, z-scored with ` +
-    `${ONNX_METADATA_KEYS.normalization}. Outputs, logits: ${outputs.join(", ")}.`
+    `${ONNX_METADATA_KEYS.normalization}. Outputs, logits: ${outputs.join(", ")}; scores are ` +
+    `softmax(logits / scoreTemperature), the temperature per task in ${ONNX_METADATA_KEYS.tasks}.`
   );
 }
 
@@ -236,6 +299,7 @@ export async function exportRun(
     log(`parity on ${test.count} test images: tfjs vs int8 (onnxruntime-web wasm)`);
     const int8Logits = await graphLogits(int8Bytes, "wasm", testImages, run);
     const int8 = compareAll(run, reference, int8Logits, test);
+    const scores = await fitScoreTemperatures(run, data.train, int8Bytes, log);
 
     // The engine serves per-tower graphs only; a fused export stays ONNX-only.
     const packed =
@@ -262,12 +326,12 @@ export async function exportRun(
     const int8File = encodeOnnx(
       best.int8Graph,
       graphDocString(run, int8Description),
-      onnxMetadata(run, modelId, "int8"),
+      onnxMetadata(run, modelId, "int8", scores),
     );
     const float32File = encodeOnnx(
       float32Graph,
       graphDocString(run, float32Description),
-      onnxMetadata(run, modelId, "float32"),
+      onnxMetadata(run, modelId, "float32", scores),
     );
 
     const checks: Check[] = [
@@ -335,6 +399,7 @@ export async function exportRun(
         })),
       },
       tolerances,
+      scores,
       tasks: run.tasks.map((t, i) => ({
         task: t.name,
         float32: float32[i] as TaskComparison,
@@ -365,6 +430,7 @@ export async function exportRun(
           float32: float32[i]?.accuracy,
           int8: int8[i]?.accuracy,
         },
+        temperature: scores.tasks[i]?.temperature ?? 1,
       })),
       input: MODEL_INPUT,
       normalization: run.normalization,

@@ -15,6 +15,7 @@ import { readJsonFile } from "../stage-files/files.ts";
 import {
   readArchitecture,
   readNormalization,
+  readRunConfig,
   readRunTasks,
   readSelection,
 } from "../stage-files/run-folder.ts";
@@ -33,6 +34,8 @@ export interface RunFolder {
   readonly architecture: Architecture;
   readonly normalization: Normalization;
   readonly tasks: readonly TaskSpec[];
+  /** The run's held-out training images (data/split.ts), or null when it trained on all of them. */
+  readonly validation: { readonly size: number; readonly seed: number } | null;
   readonly weights: ReadonlyMap<string, NamedWeight>;
   /** Keras layer configs from model.json's topology, keyed by layer name. */
   readonly layerConfigs: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
@@ -133,6 +136,7 @@ export async function readRunFolder(runDir: string): Promise<RunFolder> {
   const layerConfigs = new Map(
     modelJson.modelTopology.config.layers.map((l) => [String(l.config.name), l.config] as const),
   );
+  const config = asExportError(() => readRunConfig(dir));
   return {
     dir,
     served,
@@ -140,6 +144,7 @@ export async function readRunFolder(runDir: string): Promise<RunFolder> {
     architecture: asExportError(() => readArchitecture(dir)),
     normalization: asExportError(() => readNormalization(dir)),
     tasks: asExportError(() => readRunTasks(dir)),
+    validation: config.val_size > 0 ? { size: config.val_size, seed: config.seed } : null,
     weights: await readWeights(modelDir, modelJson.weightsManifest),
     layerConfigs,
   };

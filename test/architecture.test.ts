@@ -18,6 +18,7 @@ const STAGES = [
   "cli",
   "data",
   "stage-files",
+  "charts",
   "engine",
   "train",
   "export",
@@ -30,11 +31,13 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   cli: [],
   data: ["contracts"],
   "stage-files": ["contracts"],
+  // Charts are SVG text only; stage-files/chart-files.ts writes them as SVG and PNG.
+  charts: ["contracts"],
   engine: ["contracts"],
-  train: ["contracts", "cli", "data", "stage-files"],
-  analysis: ["contracts", "cli", "stage-files"],
+  train: ["contracts", "cli", "data", "stage-files", "charts"],
+  analysis: ["contracts", "cli", "stage-files", "charts"],
   // package.json: the producer name and version written into every ONNX file.
-  export: ["contracts", "cli", "data", "stage-files", "engine", "train", "package.json"],
+  export: ["contracts", "cli", "data", "stage-files", "charts", "engine", "train", "package.json"],
   worker: ["contracts", "engine"],
   "worker/dev": ["contracts", "cli", "engine", "stage-files", "worker"],
   client: ["contracts", "cli"],
@@ -119,6 +122,10 @@ export function violations(files: ReadonlyMap<string, string>): string[] {
       for (const name of packages.filter((p) => p !== "zod"))
         found.push(`${file} imports ${name}: contracts import zod only`);
     }
+    if (room === "charts") {
+      for (const name of packages)
+        found.push(`${file} imports ${name}: charts are pure TypeScript and import no package`);
+    }
   }
   for (const { entry, banned, why } of CLOSURE_BANS) {
     if (!files.has(entry)) continue;
@@ -187,6 +194,7 @@ describe("import rules", () => {
       ["export/export.ts", 'import { t } from "../train/model.ts";'],
       ["bench/a.ts", 'import { h } from "../test/worker/helpers.ts";'],
       ["newroom/a.ts", ""],
+      ["charts/line.ts", 'import sharp from "sharp";\nimport { f } from "../stage-files/files.ts";'],
     ]);
     const found = violations(files);
     const expected = [
@@ -197,6 +205,8 @@ describe("import rules", () => {
       /^export\/export\.ts imports train\/model\.ts: in export\/ only export\/cli\.ts/,
       /^bench\/a\.ts imports test\/worker\/helpers\.ts/,
       /^newroom\/a\.ts: room "newroom" has no row/,
+      /^charts\/line\.ts imports sharp: charts are pure TypeScript/,
+      /^charts\/line\.ts imports stage-files\/files\.ts: charts may import only contracts/,
       /^worker\/index\.ts reaches node:fs through stage-files\/files\.ts: the worker bundle runs in workerd/,
     ];
     for (const pattern of expected)

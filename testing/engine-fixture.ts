@@ -86,6 +86,7 @@ export function randomRun(options: FixtureOptions): RunFolder {
       validationAccuracyMean: null,
     },
     name: `engine-fixture-${options.seed}`,
+    validation: null,
     architecture: {
       cross_stitch_enabled: options.crossStitch !== "none",
       alpha_mode: options.crossStitch === "layer" ? "layer" : "channel",
@@ -132,6 +133,9 @@ export async function quantizedFixture(run: RunFolder, images: Float32Array): Pr
 export const fixtureTasks = (tasks: readonly TaskSpec[]) =>
   tasks.map((t) => ({ name: t.name, output: logitsName(t.name), classes: t.classes.length }));
 
+/** Per task, in task order: one sharper and one flatter than the plain softmax. */
+export const FIXTURE_SCORE_TEMPERATURES = [0.6, 1.7];
+
 /**
  * An export folder for the worker: the random-weight cross-stitch graph (int8, float32), its
  * engine pack and a manifest naming all three, as the export writes them.
@@ -147,6 +151,8 @@ export async function writeEngineFixtureArtifacts(dir: string): Promise<Manifest
   const sha256 = createHash("sha256").update(packed).digest("hex");
   const withEngine = parseManifest({
     ...manifest,
+    // Scores as an export with a validation split serves them, so tests see the temperature applied.
+    tasks: manifest.tasks.map((task, i) => ({ ...task, temperature: FIXTURE_SCORE_TEMPERATURES[i] ?? 1 })),
     models: {
       ...manifest.models,
       engine: { file: ENGINE_FILE, bytes: packed.length, sha256, formatVersion: PACK_VERSION },

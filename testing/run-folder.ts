@@ -61,12 +61,26 @@ export function buildFixtureModel(
   return model;
 }
 
-/** Writes a run folder holding `model` and returns its path. */
-export async function writeRunFolder(model: tf.LayersModel, crossStitch: boolean): Promise<string> {
+/**
+ * Writes a run folder holding `model` and returns its path; `valSize` > 0 records a validation
+ * split of that many training images, as `--val_size` does.
+ */
+export async function writeRunFolder(
+  model: tf.LayersModel,
+  crossStitch: boolean,
+  valSize = 0,
+): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "stitch-run-"));
   await mkdir(join(dir, "model"));
   await model.save(`file://${join(dir, "model")}`);
-  await writeFile(join(dir, RUN_FILES.config), JSON.stringify(fixtureArchitecture(crossStitch)));
+  const config = {
+    ...fixtureArchitecture(crossStitch),
+    n_epoch: 1,
+    seed: 1,
+    normalization: "global",
+    val_size: valSize,
+  };
+  await writeFile(join(dir, RUN_FILES.config), JSON.stringify(config));
   await writeFile(
     join(dir, RUN_FILES.normalization),
     JSON.stringify({ kind: "global", mean: [72.94], std: [90.02] }),

@@ -3,16 +3,18 @@
  * epochs they all have (seeds, ablations of the alpha settings, runs still going): final, best and
  * last-5 mean test accuracy, the mean over every compared epoch, the alphas' self weight per unit at
  * the last compared epoch, and the mean over seeds of runs whose settings differ only in the seed.
- * Writes comparison.md, comparison.json, accuracy-mean.png and a copy of each run's records (runs/).
+ * Writes comparison.md, comparison.json, accuracy-mean.{svg,png} and a copy of each run's records (runs/).
  */
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
+import { lineChartSvg } from "../charts/line-chart.ts";
+import { COLORS, DASHES } from "../charts/style.ts";
 import { type Command, EXIT, flagValue, parseCommand, runCommand } from "../cli/args.ts";
 import type { RunSummary } from "../contracts/run-folder.ts";
+import { writeChart } from "../stage-files/chart-files.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../stage-files/files.ts";
-import { lineChartSvg, writePng } from "./plot.ts";
 import {
   copyRunRecords,
   ReportError,
@@ -37,8 +39,6 @@ const VARIANT_KEYS = [
   "normalization",
   "limit",
 ] as const;
-
-const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
 
 interface ComparedRun {
   name: string;
@@ -104,16 +104,18 @@ export async function writeComparison(runDirs: string[], outDir: string): Promis
     }));
 
   fs.mkdirSync(outDir, { recursive: true });
-  await writePng(
-    path.join(outDir, "accuracy-mean.png"),
+  await writeChart(
+    path.join(outDir, "accuracy-mean"),
     lineChartSvg({
       title: `Mean test accuracy over the tasks, epochs 1-${common}`,
-      xLabel: "epoch",
-      yLabel: "accuracy",
+      x: { title: "epoch", integer: true },
+      y: { title: "mean test accuracy", format: "percent" },
+      // Colour: the variant (seeds of one variant share it); dash: the run.
       series: runs.map((run, k) => ({
         label: run.label,
-        color: PALETTE[k % PALETTE.length] as string,
-        points: run.metrics.slice(0, common).map((m) => [m.epoch, m.test_accuracy_mean] as [number, number]),
+        color: COLORS[[...groups.keys()].indexOf(variantKey(run.config)) % COLORS.length] as string,
+        dash: DASHES[k % DASHES.length] as string,
+        points: run.metrics.slice(0, common).map((m) => ({ x: m.epoch, y: m.test_accuracy_mean })),
       })),
     }),
   );
@@ -145,7 +147,7 @@ export async function writeComparison(runDirs: string[], outDir: string): Promis
           ),
           "",
         ]),
-    "Plot: `accuracy-mean.png`. Alpha self weight: the mean diagonal of the unit's alpha (1 = keeps its own tower, no sharing).",
+    "Plot: `accuracy-mean.png` (and `.svg`). Alpha self weight: the mean diagonal of the unit's alpha (1 = keeps its own tower, no sharing).",
     "",
   ].join("\n");
   writeFileAtomic(path.join(outDir, "comparison.md"), markdown);

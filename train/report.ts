@@ -1,6 +1,6 @@
 /**
  * `npm run report -- --baseline runs/a --cross_stitch runs/b --out reports/x`: a side-by-side
- * report of two run folders: accuracy and loss curves (PNG), the learned alphas (PNG), a table of
+ * report of two run folders: accuracy and loss curves, the learned alphas (SVG and PNG), a table of
  * final / best / last-5 test accuracy (markdown and JSON), and a copy of each run's config,
  * metrics and summary. Runs still in progress are reported as such, from their epochs so far
  * (alphas from the latest checkpoint).
@@ -9,6 +9,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
+import { alphaSvg } from "../charts/alphas.ts";
+import { type ChartSeries, lineChartSvg } from "../charts/line-chart.ts";
+import { COLORS, DASHES } from "../charts/style.ts";
 import { type Command, EXIT, flagValue, parseCommand, runCommand } from "../cli/args.ts";
 import { CROSS_STITCH_UNITS, layerName } from "../contracts/architecture.ts";
 import {
@@ -19,9 +22,9 @@ import {
   type RunSummary,
 } from "../contracts/run-folder.ts";
 import type { TaskSpec } from "../contracts/tasks.ts";
+import { writeChart } from "../stage-files/chart-files.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../stage-files/files.ts";
 import { readMetrics, readRunConfig, readRunTasks, readSummary } from "../stage-files/run-folder.ts";
-import { alphaSvg, lineChartSvg, type Series, writePng } from "./plot.ts";
 import { checkpointWeightArrays, latestCheckpointEpoch } from "./run-folder.ts";
 import { summarize } from "./summary.ts";
 
@@ -121,54 +124,65 @@ export async function writeReport(
   const taskNames = sharedTaskNames([baseline, stitched]);
   fs.mkdirSync(outDir, { recursive: true });
 
-  const colors = { baseline: "#d62728", "cross-stitch": "#1f77b4" };
-  const accuracySeries: Series[] = [baseline, stitched].flatMap((run) => [
-    {
-      label: `${run.label} mean`,
-      color: colors[run.label as keyof typeof colors],
-      points: run.metrics.map((m) => [m.epoch, m.test_accuracy_mean] as [number, number]),
-    },
-    ...run.tasks.map((t) => ({
-      label: `${run.label} ${t.name}`,
-      color: colors[run.label as keyof typeof colors],
-      dashed: true,
-      points: run.metrics.map((m) => [m.epoch, m.test_accuracy[t.name] as number] as [number, number]),
-    })),
-  ]);
-  await writePng(
-    path.join(outDir, "accuracy.png"),
+  // Colour tells the runs apart, dash the tasks (solid: their mean).
+  const runStyle = {
+    baseline: { color: COLORS[1], dash: DASHES[1] },
+    "cross-stitch": { color: COLORS[0], dash: DASHES[0] },
+  };
+  const styleOf = (run: LoadedRun) => runStyle[run.label as keyof typeof runStyle];
+  const epochs = { title: "epoch", integer: true } as const;
+  const accuracy = { title: "test accuracy", format: "percent" } as const;
+  const meanSeries = (run: LoadedRun): ChartSeries => ({
+    label: `${run.label}, mean of tasks`,
+    color: styleOf(run).color,
+    dash: DASHES[0],
+    width: 2.6,
+    points: run.metrics.map((m) => ({ x: m.epoch, y: m.test_accuracy_mean })),
+  });
+  await writeChart(
+    path.join(outDir, "accuracy"),
     lineChartSvg({
-      title: "Test accuracy (10k test set) per epoch",
-      xLabel: "epoch",
-      yLabel: "accuracy",
-      series: accuracySeries,
+      title: "Test accuracy per epoch (10k test set)",
+      note: "colour: the run; line: solid the mean of the tasks, dashed or dotted one task",
+      x: epochs,
+      y: accuracy,
+      series: [baseline, stitched].flatMap((run) => [
+        meanSeries(run),
+        ...run.tasks.map((t, k) => ({
+          label: `${run.label}, ${t.name}`,
+          color: styleOf(run).color,
+          dash: DASHES[(k + 1) % DASHES.length] as string,
+          width: 1.6,
+          points: run.metrics.map((m) => ({ x: m.epoch, y: m.test_accuracy[t.name] as number })),
+        })),
+      ]),
     }),
   );
-  const meanOnly = accuracySeries.filter((s) => s.label.endsWith(" mean"));
-  await writePng(
-    path.join(outDir, "accuracy-mean.png"),
+  await writeChart(
+    path.join(outDir, "accuracy-mean"),
     lineChartSvg({
-      title: "Mean test accuracy over the tasks",
-      xLabel: "epoch",
-      yLabel: "accuracy",
-      series: meanOnly,
+      title: "Mean test accuracy over the tasks per epoch",
+      x: epochs,
+      y: accuracy,
+      series: [baseline, stitched].map((run) => ({ ...meanSeries(run), dash: styleOf(run).dash })),
     }),
   );
-  await writePng(
-    path.join(outDir, "loss.png"),
+  await writeChart(
+    path.join(outDir, "loss"),
     lineChartSvg({
-      title: "Training loss per epoch (sum of task cross-entropies + L2)",
-      xLabel: "epoch",
-      yLabel: "loss",
+      title: "Training loss per epoch",
+      note: "sum of the task cross-entropies + L2",
+      x: epochs,
+      y: { title: "training loss" },
       series: [baseline, stitched].map((run) => ({
         label: run.label,
-        color: colors[run.label as keyof typeof colors],
-        points: run.metrics.map((m) => [m.epoch, m.loss_total] as [number, number]),
+        ...styleOf(run),
+        points: run.metrics.map((m) => ({ x: m.epoch, y: m.loss_total })),
       })),
     }),
   );
   const units = stitched.summary.alphas.map((a) => ({ unit: a.unit, values: a.values }));
-  if (units.length > 0) await writePng(path.join(outDir, "alphas.png"), alphaSvg(units, taskNames));
+  if (units.length > 0) await writeChart(path.join(outDir, "alphas"), alphaSvg(units, taskNames));
 
   const header = `| run | epoch | ${taskNames.join(" | ")} | mean |`;
   const divider = `|${" --- |".repeat(taskNames.length + 3)}`;
@@ -208,7 +222,7 @@ export async function writeReport(
     `Cross-stitch minus baseline, mean accuracy (points): final ${delta((s) => s.final)}, best ${delta((s) => s.best)}, last-5 mean ${delta((s) => s.last5)}.`,
     "",
     ...equalSection,
-    "Plots: `accuracy.png` (mean solid, tasks dashed), `accuracy-mean.png`, `loss.png`, `alphas.png`.",
+    "Plots (each also as SVG): `accuracy.png` (colour: run; solid: mean of tasks, dashed/dotted: one task), `accuracy-mean.png`, `loss.png`, `alphas.png`.",
     "",
   ].join("\n");
   writeFileAtomic(path.join(outDir, "comparison.md"), markdown);

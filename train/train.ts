@@ -20,6 +20,7 @@ import {
 import { DEFAULT_TASKS, TaskFileError, type TaskSpec, taskLabels } from "../contracts/tasks.ts";
 import { createRng, takeSubset } from "../data/dataset.ts";
 import { loadFashionMnist, type Split } from "../data/fashion-mnist.ts";
+import { balancedSubset, epochOrder, SplitError, stratifiedSplit } from "../data/split.ts";
 import {
   appendMetrics,
   keepMetricsUpTo,
@@ -47,7 +48,6 @@ import {
 } from "./run-folder.ts";
 import { learningRateScale, type ScheduleSpec } from "./schedule.ts";
 import { SELECTED_MODEL_DIR, SELECTION_FILE, selectWeights } from "./selection.ts";
-import { balancedSubset, epochOrder, SplitError, stratifiedSplit } from "./split.ts";
 import { Trainer } from "./step.ts";
 import { summarize } from "./summary.ts";
 import * as tf from "./tf.ts";

@@ -5,6 +5,7 @@
 import { MANIFEST_FILE } from "../contracts/artifacts.ts";
 import { PIXELS_PER_IMAGE } from "../contracts/image.ts";
 import { type Manifest, parseManifest } from "../contracts/manifest.ts";
+import { scoresFromLogits } from "../contracts/scores.ts";
 import { ApiError } from "./errors.ts";
 
 /** What the Workers static-assets binding offers; a directory reader stands in for it under Node. */
@@ -76,14 +77,6 @@ export async function readVerified(
   return bytes;
 }
 
-function softmax(logits: Float32Array): Float32Array {
-  let max = Number.NEGATIVE_INFINITY;
-  for (const value of logits) max = Math.max(max, value);
-  const exps = logits.map((value) => Math.exp(value - max));
-  const total = exps.reduce((sum, value) => sum + value, 0);
-  return exps.map((value) => value / total);
-}
-
 export class Model {
   /** session.run is not re-entrant: concurrent requests queue here. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -118,7 +111,7 @@ export class Model {
       if (!logits) throw new Error(`the engine gave no logits for ${task.output}`);
       const classes = task.classes.length;
       predictions.forEach((prediction, i) => {
-        const scores = softmax(logits.subarray(i * classes, (i + 1) * classes));
+        const scores = scoresFromLogits(logits.subarray(i * classes, (i + 1) * classes), task.temperature);
         const ranked = Array.from(scores, (score, index) => ({ index, score })).sort(
           (a, b) => b.score - a.score,
         );

@@ -44,9 +44,15 @@ test("curves of a run in progress: validation and test, raw and EMA, the choice 
     ["validation, raw", "validation, EMA", "test, raw", "test, EMA"],
   );
   assert.deepEqual(series[2]?.points, [
-    { x: 1, y: (0.8 - 0.01) * 100 },
-    { x: 2, y: (0.9 - 0.01) * 100 },
+    { x: 1, y: 0.8 - 0.01 },
+    { x: 2, y: 0.9 - 0.01 },
   ]);
+  // Four curves in four colours; raw solid and EMA dashed.
+  assert.equal(new Set(series.map((s) => s.color)).size, 4);
+  assert.deepEqual(
+    series.map((s) => s.dash === "none"),
+    [true, false, true, false],
+  );
   const markdown = curvesMarkdown(run, "demo");
   assert.match(markdown, /IN PROGRESS: epoch 2 of 30/);
   assert.match(markdown, /\| 2 \(chosen: ema\) \| 90\.00 \| 89\.00 \|/);

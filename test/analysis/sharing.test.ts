@@ -6,6 +6,7 @@ import { test } from "node:test";
 import { analyseStudy, gainChartSvg, readStudy, resultsMarkdown } from "../../analysis/sharing.ts";
 import { meanInterval, verdict } from "../../analysis/stats.ts";
 import { DEFAULT_TASKS } from "../../contracts/tasks.ts";
+import { legendLabels, seriesDashes, tickLabels } from "../charts/svg-reading.ts";
 
 test("mean and 95 % interval over seeds follow Student's t", () => {
   const interval = meanInterval([1, 2, 3]);
@@ -77,6 +78,18 @@ test("gains per size are paired by seed over finished runs; the fair category ba
   const markdown = resultsMarkdown(results, runs);
   assert.match(markdown, /\| 1,000 \| 1, 2, 3 \| \+2\.00 \[/);
   assert.match(markdown, /\| 3,000 \| baseline \| 2 \| 6\/8 \| in progress \|/);
-  assert.match(gainChartSvg(results), /<svg/);
+  const chart = gainChartSvg(results);
+  assert.deepEqual(legendLabels(chart), [
+    "fashion",
+    "category",
+    "mean of tasks",
+    "category vs fair baseline",
+  ]);
+  assert.equal(new Set(seriesDashes(chart).values()).size, 4);
+  assert.deepEqual(tickLabels(chart, "x"), ["1,000", "3,000"]);
+  // The 1k interval (three seeds) reaches 2 + 4.303 / sqrt(3) points; the ticks enclose it.
+  const gains = tickLabels(chart, "y").map(Number.parseFloat);
+  assert.ok((gains.at(-1) as number) >= 2 + 4.303 / Math.sqrt(3), gains.join(", "));
+  for (const label of tickLabels(chart, "y")) assert.match(label, /^([+-]\d+(\.\d+)?|0)$/);
   fs.rmSync(root, { recursive: true, force: true });
 });

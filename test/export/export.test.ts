@@ -13,7 +13,8 @@ import { DEFAULT_TOLERANCES, type ExportOptions, exportRun } from "../../export/
 import { tfjsLogits } from "../../export/tfjs-reference.ts";
 import { buildFixtureModel, writeRunFolder } from "../../testing/run-folder.ts";
 
-const runDir = await writeRunFolder(buildFixtureModel(7, true), true);
+const VALIDATION_IMAGES = 300;
+const runDir = await writeRunFolder(buildFixtureModel(7, true), true, VALIDATION_IMAGES);
 
 function options(outDir: string, overrides: Partial<ExportOptions> = {}): ExportOptions {
   return {
@@ -67,12 +68,27 @@ test("exports int8 and float32 graphs, a valid manifest and the parity report", 
   }
   assert.ok(report.checks.every((c: { passed: boolean }) => c.passed));
 
+  // Scores calibrated on the run's validation split, and the temperature travels with the model.
+  assert.equal(report.scores.method, "temperature scaling");
+  assert.equal(report.scores.validationImages, VALIDATION_IMAGES);
+  for (const [i, fit] of report.scores.tasks.entries()) {
+    assert.equal(fit.task, written.tasks[i]?.name);
+    assert.equal(written.tasks[i]?.temperature, fit.temperature);
+    assert.ok(fit.temperature > 0.05 && fit.temperature < 20, `${fit.task} temperature ${fit.temperature}`);
+    assert.ok(fit.nllAfter <= fit.nllBefore, `${fit.task} NLL ${fit.nllBefore} -> ${fit.nllAfter}`);
+  }
+
   // One graph, every task head a named output, batch dimension free.
   const session = await ort.InferenceSession.create(join(outDir, INT8_FILE));
   assert.deepEqual(session.inputNames, [written.input.name]);
   assert.deepEqual(
     [...session.outputNames],
     written.tasks.map((t) => t.output),
+  );
+  const fashionTemperature = JSON.stringify({ scoreTemperature: written.tasks[0]?.temperature }).slice(1, -1);
+  assert.ok(
+    (await readFile(join(outDir, INT8_FILE))).includes(fashionTemperature),
+    "the ONNX file's task metadata carries each task's score temperature",
   );
   await session.release();
 });

@@ -15,6 +15,12 @@ test("a run without a validation split serves model/ (the last epoch, raw weight
   assert.equal(run.served.folder, "model");
   assert.equal(run.served.weights, "raw");
   assert.match(run.served.reason, /no validation split/);
+  assert.equal(run.validation, null);
+});
+
+test("a run's validation split is read from its config, for fitting the score temperature", async () => {
+  const run = await readRunFolder(await writeRunFolder(buildFixtureModel(1, true), true, 250));
+  assert.deepEqual(run.validation, { size: 250, seed: 1 });
 });
 
 test("a run with selection.json serves model-best/, the weights validation chose", async () => {

@@ -6,6 +6,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { writeComparison } from "../../train/compare.ts";
 import { ReportError } from "../../train/report.ts";
+import { legendLabels, seriesDashes } from "../charts/svg-reading.ts";
 import { writeRunFolder } from "./run-fixtures.ts";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "stitch-compare-"));
@@ -74,6 +75,13 @@ test("compare: common epochs, per-run figures, alpha self weight, mean over seed
   assert.match(markdown, /1\.25 \/ 1\.00 \/ 0\.50 \|/);
   assert.match(markdown, /\| baseline \| 1, 2 \| 89\.00 \| 90\.00 \|/);
   assert.equal(fs.readFileSync(path.join(out, "accuracy-mean.png")).subarray(1, 4).toString(), "PNG");
+  // Seeds of one variant share a colour; every run has its own dash and a legend entry.
+  const chart = fs.readFileSync(path.join(out, "accuracy-mean.svg"), "utf8");
+  assert.deepEqual(legendLabels(chart), ["baseline-s1", "baseline-s2", "ablation-layer-s1"]);
+  assert.equal(new Set(seriesDashes(chart).values()).size, 3);
+  const colors = [...chart.matchAll(/<path class="series"[^>]*stroke="([^"]+)"/g)].map((m) => m[1]);
+  assert.equal(colors[0], colors[1]);
+  assert.notEqual(colors[0], colors[2]);
   assert.ok(fs.existsSync(path.join(out, "runs", "ablation-layer-s1", "config.json")));
 });
 

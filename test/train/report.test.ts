@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { writeReport } from "../../train/report.ts";
+import { legendLabels, seriesDashes, tickLabels } from "../charts/svg-reading.ts";
 import { writeRunFolder } from "./run-fixtures.ts";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "stitch-report-"));
@@ -46,6 +47,24 @@ test("report: table of final, best and last-5 accuracy, PNG plots, copies of the
     const bytes = fs.readFileSync(path.join(out, png));
     assert.equal(bytes.subarray(1, 4).toString(), "PNG", `${png} is not a PNG`);
   }
+  // Colour tells the runs apart and dash the tasks: every (run, task) curve has a legend entry,
+  // each task its own dash in both runs, the accuracy axis in percent.
+  const accuracySvg = fs.readFileSync(path.join(out, "accuracy.svg"), "utf8");
+  const curves = ["mean of tasks", "fashion", "category"];
+  assert.deepEqual(
+    legendLabels(accuracySvg),
+    ["baseline", "cross-stitch"].flatMap((run) => curves.map((c) => `${run}, ${c}`)),
+  );
+  const dashes = seriesDashes(accuracySvg);
+  for (const run of ["baseline", "cross-stitch"])
+    assert.equal(new Set(curves.map((c) => dashes.get(`${run}, ${c}`))).size, 3, `${run}: ${[...dashes]}`);
+  assert.equal(dashes.get("baseline, fashion"), dashes.get("cross-stitch, fashion"));
+  const yTicks = tickLabels(accuracySvg, "y");
+  assert.ok(
+    yTicks.every((t) => / %$/.test(t)),
+    yTicks.join(", "),
+  );
+  assert.ok(Number.parseFloat(yTicks[0] as string) <= 80 && Number.parseFloat(yTicks.at(-1) as string) >= 95);
   const json = JSON.parse(fs.readFileSync(path.join(out, "comparison.json"), "utf8"));
   assert.equal(json.baseline.final.epoch, 4);
   assert.equal(json.baseline.best.epoch, 4);

@@ -1,9 +1,10 @@
 // The worker in workerd (the default build: our engine) against onnxruntime-web
 // (wasm, one thread, under Node) on the same int8 graph, for 100 real
 // Fashion-MNIST test images sent as PNG files: same labels, same scores to
-// float32 rounding. onnxruntime-web is the runtime the export judges int8 graphs
-// by and the engine equals bit for bit; native onnxruntime differs in the last
-// bits (its float conv1 uses FMA). STITCH_ARTIFACTS=<dir> runs it against a
+// float32 rounding, each task's scores at the manifest's temperature (the
+// fixture's are not 1). onnxruntime-web is the runtime the export judges int8
+// graphs by and the engine equals bit for bit; native onnxruntime differs in the
+// last bits (its float conv1 uses FMA). STITCH_ARTIFACTS=<dir> runs it against a
 // real export instead of the fixture graph.
 import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -14,6 +15,7 @@ import * as ort from "onnxruntime-web";
 import sharp from "sharp";
 import type { Manifest } from "../../contracts/manifest.ts";
 import { standardize } from "../../contracts/normalization.ts";
+import { scoresFromLogits } from "../../contracts/scores.ts";
 import {
   type Fixture,
   loadTestImages,
@@ -49,14 +51,6 @@ after(async () => {
   await fixture?.remove();
   if (stagedDir) await rm(stagedDir, { recursive: true, force: true });
 });
-
-function softmax(logits: ArrayLike<number>): number[] {
-  const values = Array.from(logits);
-  const max = Math.max(...values);
-  const exps = values.map((v) => Math.exp(v - max));
-  const total = exps.reduce((a, b) => a + b, 0);
-  return exps.map((e) => e / total);
-}
 
 test(`workerd answers ${IMAGES} PNG test images as onnxruntime-web does on the same int8 graph`, async () => {
   const { images, labels } = await loadTestImages(IMAGES);
@@ -97,7 +91,7 @@ test(`workerd answers ${IMAGES} PNG test images as onnxruntime-web does on the s
       const output = outputs[task.output];
       assert.ok(output, `onnxruntime-web has no output ${task.output}`);
       const logits = (output.data as Float32Array).subarray(n * classes, (n + 1) * classes);
-      const scores = softmax(logits);
+      const scores = Array.from(scoresFromLogits(logits, task.temperature));
       const expected = scores.indexOf(Math.max(...scores));
       const got = predictions[0]?.[task.name];
       assert.ok(got, `image ${n}: task ${task.name} missing`);

@@ -4,8 +4,8 @@
  * set), class-balanced subsets for the sharing study, and epochs of a fixed number of images.
  */
 
-import { createRng, gather, type Rng, shuffledIndices } from "../data/dataset.ts";
-import type { Split } from "../data/fashion-mnist.ts";
+import { createRng, gather, type Rng, shuffledIndices } from "./dataset.ts";
+import type { Split } from "./fashion-mnist.ts";
 
 export class SplitError extends Error {
   override name = "SplitError";

@@ -12,8 +12,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { z } from "zod";
 import { type ChartSeries, lineChartSvg } from "../charts/line-chart.ts";
 import { COLORS, DASHES } from "../charts/style.ts";
+import { type Command, EXIT, flagValue, parseCommand, runCommand } from "../cli/args.ts";
 import type { EpochMetrics } from "../contracts/run-folder.ts";
 import { writeChart } from "../stage-files/chart-files.ts";
 import { AnalysisError, type RunFiles, readRunFiles } from "./runs.ts";
@@ -114,18 +116,21 @@ export function curvesMarkdown(run: RunFiles, name: string): string {
   ].join("\n");
 }
 
+const command = {
+  name: "npm run curves --",
+  positionals: "<run folder> [run folder ...]",
+  summary: "per-epoch validation and test accuracy curves of run folders, finished or still training.",
+  flags: { out: { value: "DIR", help: "where the charts and tables go (required)" } },
+  schema: z.object({
+    out: flagValue.path(),
+    positionals: z.array(z.string().min(1)).min(1, "name at least one run folder"),
+  }),
+} satisfies Command<z.ZodType>;
+
 async function main(argv: string[]): Promise<number> {
-  const outIndex = argv.indexOf("--out");
-  if (outIndex === -1 || argv[outIndex + 1] === undefined) {
-    console.error("usage: npm run curves -- --out <dir> <run folder> [run folder ...]");
-    return 2;
-  }
-  const out = argv[outIndex + 1] as string;
-  const dirs = argv.filter((_, i) => i !== outIndex && i !== outIndex + 1);
-  if (dirs.length === 0) {
-    console.error("curves: name at least one run folder");
-    return 2;
-  }
+  const flags = parseCommand(command, argv);
+  if (flags === null) return EXIT.ok;
+  const { out, positionals: dirs } = flags;
   const runs = dirs.map((dir) => {
     const run = readRunFiles(dir);
     if (run === null) throw new AnalysisError(`${dir}: no epoch recorded yet`);
@@ -159,12 +164,5 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  try {
-    process.exitCode = await main(process.argv.slice(2));
-  } catch (error) {
-    if (error instanceof AnalysisError) {
-      console.error(`curves: ${error.message}`);
-      process.exitCode = 1;
-    } else throw error;
-  }
+  runCommand(command, () => main(process.argv.slice(2)));
 }

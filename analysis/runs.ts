@@ -1,8 +1,15 @@
-/** Reading run folders (docs/run-folder.md) for analysis, without TensorFlow: JSON files only. */
+/** Reading run folders (docs/run-folder.md) for analysis, without TensorFlow, through their one checked reader each. */
 import fs from "node:fs";
 import path from "node:path";
-import type { EpochMetrics, Selection } from "../contracts/run-folder.ts";
-import type { TaskSpec } from "../contracts/tasks.ts";
+import {
+  type EpochMetrics,
+  RUN_FILES,
+  type RunConfig,
+  RunFileError,
+  type Selection,
+} from "../contracts/run-folder.ts";
+import { TaskFileError, type TaskSpec } from "../contracts/tasks.ts";
+import { readMetrics, readRunConfig, readRunTasks, readSelection } from "../stage-files/run-folder.ts";
 
 export class AnalysisError extends Error {
   override name = "AnalysisError";
@@ -10,7 +17,7 @@ export class AnalysisError extends Error {
 
 export interface RunFiles {
   dir: string;
-  config: Record<string, unknown> & { n_epoch: number; seed: number; cross_stitch_enabled: boolean };
+  config: RunConfig;
   tasks: TaskSpec[];
   metrics: EpochMetrics[];
   /** summary.json exists: the run reached its last epoch. */
@@ -18,35 +25,25 @@ export interface RunFiles {
   selection: Selection | null;
 }
 
-function readJson<T>(file: string): T {
-  try {
-    return JSON.parse(fs.readFileSync(file, "utf8")) as T;
-  } catch (error) {
-    throw new AnalysisError(
-      `${file}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "missing" : (error as Error).message}`,
-    );
-  }
-}
-
 /** A run folder's records; null when it has no finished epoch yet. */
 export function readRunFiles(dir: string): RunFiles | null {
-  const metricsFile = path.join(dir, "metrics.jsonl");
-  if (!fs.existsSync(metricsFile)) return null;
-  const metrics = fs
-    .readFileSync(metricsFile, "utf8")
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => JSON.parse(line) as EpochMetrics);
-  if (metrics.length === 0) return null;
-  const selectionFile = path.join(dir, "selection.json");
-  return {
-    dir,
-    config: readJson(path.join(dir, "config.json")),
-    tasks: readJson(path.join(dir, "tasks.json")),
-    metrics,
-    finished: fs.existsSync(path.join(dir, "summary.json")),
-    selection: fs.existsSync(selectionFile) ? readJson<Selection>(selectionFile) : null,
-  };
+  if (!fs.existsSync(path.join(dir, RUN_FILES.metrics))) return null;
+  try {
+    const metrics = readMetrics(dir);
+    if (metrics.length === 0) return null;
+    return {
+      dir,
+      config: readRunConfig(dir),
+      tasks: readRunTasks(dir),
+      metrics,
+      finished: fs.existsSync(path.join(dir, RUN_FILES.summary)),
+      selection: readSelection(dir),
+    };
+  } catch (error) {
+    if (error instanceof RunFileError || error instanceof TaskFileError)
+      throw new AnalysisError(error.message);
+    throw error;
+  }
 }
 
 /** Mean of `pick` over the last `count` records (fewer when the run is shorter). */

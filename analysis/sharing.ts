@@ -10,22 +10,23 @@
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
+import { z } from "zod";
 import { type ChartSeries, lineChartSvg } from "../charts/line-chart.ts";
 import { lineStyle } from "../charts/style.ts";
+import { type Command, EXIT, flagValue, parseCommand, runCommand } from "../cli/args.ts";
 import type { EpochMetrics } from "../contracts/run-folder.ts";
+import type { StudyVariant } from "../contracts/study.ts";
 import { writeChart } from "../stage-files/chart-files.ts";
+import { listStudyRuns } from "../stage-files/study.ts";
 import { AnalysisError, lastMean, readRunFiles } from "./runs.ts";
 import { type MeanInterval, meanInterval, verdict } from "./stats.ts";
 
-const RUN_NAME = /^(baseline|cross-stitch)-s(\d+)$/;
-const SIZE_NAME = /^n(\d+)$/;
 const LAST = 5;
 
 export interface StudyRunFigures {
   size: number;
   seed: number;
-  variant: "baseline" | "cross-stitch";
+  variant: StudyVariant;
   finished: boolean;
   epochs: number;
   n_epoch: number;
@@ -57,30 +58,24 @@ function figures(
 export function readStudy(root: string): StudyRunFigures[] {
   if (!fs.existsSync(root)) throw new AnalysisError(`${root}: no such folder (run npm run study first)`);
   const found: StudyRunFigures[] = [];
-  for (const sizeDir of fs.readdirSync(root).sort()) {
-    const size = SIZE_NAME.exec(sizeDir);
-    if (!size) continue;
-    for (const runDir of fs.readdirSync(path.join(root, sizeDir)).sort()) {
-      const name = RUN_NAME.exec(runDir);
-      if (!name) continue;
-      const run = readRunFiles(path.join(root, sizeDir, runDir));
-      if (run === null) continue;
-      const taskNames = run.tasks.map((t) => t.name);
-      const last5 = figures(run.metrics, taskNames, (m, pick) => lastMean(m, LAST, pick));
-      const final = figures(run.metrics, taskNames, (m, pick) => lastMean(m, 1, pick));
-      found.push({
-        size: Number(size[1]),
-        seed: Number(name[2]),
-        variant: name[1] as StudyRunFigures["variant"],
-        finished: run.finished,
-        epochs: run.metrics.length,
-        n_epoch: run.config.n_epoch,
-        last5: last5.perTask,
-        final: final.perTask,
-        derived_last5: last5.derived,
-        derived_final: final.derived,
-      });
-    }
+  for (const { size, variant, seed, dir } of listStudyRuns(root)) {
+    const run = readRunFiles(dir);
+    if (run === null) continue;
+    const taskNames = run.tasks.map((t) => t.name);
+    const last5 = figures(run.metrics, taskNames, (m, pick) => lastMean(m, LAST, pick));
+    const final = figures(run.metrics, taskNames, (m, pick) => lastMean(m, 1, pick));
+    found.push({
+      size,
+      seed,
+      variant,
+      finished: run.finished,
+      epochs: run.metrics.length,
+      n_epoch: run.config.n_epoch,
+      last5: last5.perTask,
+      final: final.perTask,
+      derived_last5: last5.derived,
+      derived_final: final.derived,
+    });
   }
   return found;
 }
@@ -260,15 +255,23 @@ export function gainChartSvg(results: SizeResult[]): string {
   });
 }
 
+const command = {
+  name: "npm run study:report --",
+  summary:
+    "the sharing study's analysis: cross-stitch's gain over the baseline per size, paired by seed, with 95 % intervals.",
+  flags: {
+    root: { value: "DIR", help: "the study's run folders (runs/sharing)" },
+    out: { value: "DIR", help: "where summary.json, results.md and the plot go (reports/sharing)" },
+  },
+  schema: z.object({
+    root: flagValue.path().default("runs/sharing"),
+    out: flagValue.path().default("reports/sharing"),
+  }),
+} satisfies Command<z.ZodType>;
+
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      root: { type: "string", default: "runs/sharing" },
-      out: { type: "string", default: "reports/sharing" },
-    },
-  });
+  const values = parseCommand(command, argv);
+  if (values === null) return EXIT.ok;
   const runs = readStudy(values.root);
   const results = analyseStudy(runs);
   fs.mkdirSync(values.out, { recursive: true });
@@ -292,12 +295,5 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  try {
-    process.exitCode = await main(process.argv.slice(2));
-  } catch (error) {
-    if (error instanceof AnalysisError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      console.error(`study:report: ${(error as Error).message}`);
-      process.exitCode = error instanceof AnalysisError ? 1 : 2;
-    } else throw error;
-  }
+  runCommand(command, () => main(process.argv.slice(2)));
 }

@@ -10,8 +10,9 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import sharp from "sharp";
+import { z } from "zod";
+import { flagValue, parseCommandOrExit } from "../cli/args.ts";
 import { BUILTIN_TASKS } from "../contracts/tasks.ts";
 import { loadFashionMnist } from "../data/fashion-mnist.ts";
 import { directoryAssets } from "../testing/worker.ts";
@@ -24,12 +25,22 @@ import { type ImagePrediction, ModelHolder } from "../worker/inference.ts";
 import { CATALOG_DEFAULT_DIR, CATALOG_INDEX, type CatalogPhoto } from "./catalog-photos.ts";
 import { machineContext } from "./machine.ts";
 
-const { values } = parseArgs({
-  options: {
-    artifacts: { type: "string", default: process.env.STITCH_ARTIFACTS ?? "artifacts" },
-    photos: { type: "string", default: CATALOG_DEFAULT_DIR },
+const values = parseCommandOrExit(
+  {
+    name: "npm run catalog:accuracy --",
+    summary:
+      "fashion and category accuracy of an export on the catalog-style photos through the worker's code path; writes bench/results/catalog-accuracy.json.",
+    flags: {
+      artifacts: { value: "DIR", help: "the export ($STITCH_ARTIFACTS or artifacts)" },
+      photos: { value: "DIR", help: `the photo set of npm run catalog:build (${CATALOG_DEFAULT_DIR})` },
+    },
+    schema: z.object({
+      artifacts: flagValue.path().default(process.env.STITCH_ARTIFACTS ?? "artifacts"),
+      photos: flagValue.path().default(CATALOG_DEFAULT_DIR),
+    }),
   },
-});
+  process.argv.slice(2),
+);
 for (const [what, path] of [
   ["export (--artifacts)", join(values.artifacts, "manifest.json")],
   ["photo set (--photos; build it with tsx bench/catalog-photos.ts)", join(values.photos, CATALOG_INDEX)],

@@ -7,8 +7,9 @@
 //   tsx bench/catalog-photos.ts [--out .cache/catalog-photos] [--count 2000] [--seed 13]
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import sharp from "sharp";
+import { z } from "zod";
+import { flagValue, parseCommandOrExit } from "../cli/args.ts";
 import { loadFashionMnist } from "../data/fashion-mnist.ts";
 
 export interface CatalogPhoto {
@@ -109,19 +110,24 @@ export async function buildCatalogPhotos(
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({
-    options: {
-      out: { type: "string", default: CATALOG_DEFAULT_DIR },
-      count: { type: "string", default: "2000" },
-      seed: { type: "string", default: "13" },
+  const values = parseCommandOrExit(
+    {
+      name: "npm run catalog:build --",
+      summary: "builds a seeded catalog-style photo set (JPEG and PNG) from Fashion-MNIST test images.",
+      flags: {
+        out: { value: "DIR", help: `where the photos and their index go (${CATALOG_DEFAULT_DIR})` },
+        count: { value: "N", help: "photos (2000)" },
+        seed: { value: "N", help: "seed of the draw (13)" },
+      },
+      schema: z.object({
+        out: flagValue.path().default(CATALOG_DEFAULT_DIR),
+        count: flagValue.integer(1).default(2000),
+        seed: flagValue.integer(0).default(13),
+      }),
     },
-  });
-  const count = Number(values.count);
-  const seed = Number(values.seed);
-  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(seed)) {
-    console.error("usage: tsx bench/catalog-photos.ts [--out DIR] [--count N] [--seed N]");
-    process.exit(2);
-  }
+    process.argv.slice(2),
+  );
+  const { count, seed } = values;
   const photos = await buildCatalogPhotos(values.out, count, seed);
   const jpegs = photos.filter((p) => p.format === "jpeg").length;
   console.log(`wrote ${photos.length} photos (${jpegs} JPEG, ${photos.length - jpegs} PNG) to ${values.out}`);

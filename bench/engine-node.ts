@@ -11,9 +11,10 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import * as ortNode from "onnxruntime-node";
 import * as ortWeb from "onnxruntime-web";
+import { z } from "zod";
+import { flagValue, parseCommandOrExit } from "../cli/args.ts";
 import { ENGINE_FILE } from "../contracts/artifacts.ts";
 import type { PackOp, TensorInfo } from "../contracts/engine-pack.ts";
 import { parseManifest } from "../contracts/manifest.ts";
@@ -31,10 +32,23 @@ import { machineContext } from "./machine.ts";
 
 const RESULTS = "bench/results/engine-node.json";
 const BATCHES = [1, 32] as const;
-const { values } = parseArgs({
-  options: { artifacts: { type: "string" }, rounds: { type: "string", default: "12" } },
-});
-const rounds = Number(values.rounds);
+const values = parseCommandOrExit(
+  {
+    name: "npm run bench:engine --",
+    summary:
+      "the wasm engine in Node against onnxruntime on the same int8 graph; writes bench/results/engine-node.json.",
+    flags: {
+      artifacts: { value: "DIR", help: "an export to measure ($STITCH_ARTIFACTS, else the engine fixture)" },
+      rounds: { value: "N", help: "timed rounds per batch size (12)" },
+    },
+    schema: z.object({
+      artifacts: flagValue.path().optional(),
+      rounds: flagValue.integer(1).default(12),
+    }),
+  },
+  process.argv.slice(2),
+);
+const { rounds } = values;
 
 async function graph() {
   const dir = values.artifacts ?? process.env.STITCH_ARTIFACTS;

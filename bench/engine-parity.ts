@@ -8,7 +8,8 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { z } from "zod";
+import { flagValue, parseCommandOrExit } from "../cli/args.ts";
 import { ENGINE_FILE } from "../contracts/artifacts.ts";
 import { parseManifest } from "../contracts/manifest.ts";
 import { standardize } from "../contracts/normalization.ts";
@@ -20,11 +21,19 @@ import { packEngine } from "../export/pack-engine.ts";
 import { compareTask } from "../export/parity.ts";
 
 const RESULTS = "bench/results/engine-parity.json";
-const { values } = parseArgs({ options: { artifacts: { type: "string" }, data_dir: { type: "string" } } });
-if (!values.artifacts) {
-  console.error("usage: npm run bench:engine-parity -- --artifacts <export folder> [--data_dir DIR]");
-  process.exit(2);
-}
+const values = parseCommandOrExit(
+  {
+    name: "npm run bench:engine-parity --",
+    summary:
+      "the engine's answers against onnxruntime's on the 10k test images; writes bench/results/engine-parity.json.",
+    flags: {
+      artifacts: { value: "DIR", help: "the export folder (required)" },
+      data_dir: { value: "DIR", help: "folder with the Fashion-MNIST IDX files (the loader's search order)" },
+    },
+    schema: z.object({ artifacts: flagValue.path(), data_dir: flagValue.path().optional() }),
+  },
+  process.argv.slice(2),
+);
 const dir = values.artifacts;
 const manifest = parseManifest(JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")));
 const model = await readFile(join(dir, manifest.models.int8.file));

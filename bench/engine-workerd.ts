@@ -12,11 +12,18 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { acceptNoFlagsOrExit } from "../cli/args.ts";
 import { writeEngineFixtureArtifacts } from "../testing/engine-fixture.ts";
 import { loadTestImages } from "../testing/worker.ts";
 import { stageAssets } from "../worker/dev/stage-assets.ts";
 import { startWorkerd } from "../worker/dev/workerd.ts";
 import { machineContext } from "./machine.ts";
+
+acceptNoFlagsOrExit(
+  "npm run bench:engine-workerd",
+  "both engines in plain workerd on the same export ($STITCH_ARTIFACTS, else random weights); writes bench/results/engine-workerd.json.",
+  process.argv.slice(2),
+);
 
 const RESULTS = "bench/results/engine-workerd.json";
 const COLD_RUNS = 3;

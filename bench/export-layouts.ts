@@ -5,8 +5,9 @@
 // weights). Writes bench/results/export-layouts.json.
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
-import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-web";
+import { z } from "zod";
+import { flagValue, parseCommandOrExit } from "../cli/args.ts";
 import { standardize } from "../contracts/normalization.ts";
 import { loadFashionMnist } from "../data/fashion-mnist.ts";
 import { calibratedParams, collectHistograms } from "../export/calibrate.ts";
@@ -18,10 +19,20 @@ import { readRunFolder } from "../export/run-folder.ts";
 import { buildFixtureModel, writeRunFolder } from "../testing/run-folder.ts";
 
 const RESULTS = "bench/results/export-layouts.json";
-const { values } = parseArgs({
-  options: { run: { type: "string" }, repeats: { type: "string", default: "200" } },
-});
-const repeats = Number(values.repeats);
+const values = parseCommandOrExit(
+  {
+    name: "npm run bench:export --",
+    summary:
+      "latency of the exported graph's layouts in onnxruntime; writes bench/results/export-layouts.json.",
+    flags: {
+      run: { value: "DIR", help: "a trained run folder (a random cross-stitch fixture model)" },
+      repeats: { value: "N", help: "timed runs per layout and batch size (200)" },
+    },
+    schema: z.object({ run: flagValue.path().optional(), repeats: flagValue.integer(1).default(200) }),
+  },
+  process.argv.slice(2),
+);
+const { repeats } = values;
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;

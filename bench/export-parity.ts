@@ -5,12 +5,22 @@
 //   tsx bench/export-parity.ts [--artifacts artifacts]
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { z } from "zod";
+import { flagValue, parseCommandOrExit } from "../cli/args.ts";
 import { REPORT_FILE } from "../contracts/artifacts.ts";
 import { readExportReport } from "../stage-files/artifacts.ts";
 
 const RESULT = "bench/results/export-parity.json";
-const { values } = parseArgs({ options: { artifacts: { type: "string", default: "artifacts" } } });
+const values = parseCommandOrExit(
+  {
+    name: "tsx bench/export-parity.ts",
+    summary:
+      "the parity figures of an export's report as a benchmark result; writes bench/results/export-parity.json.",
+    flags: { artifacts: { value: "DIR", help: "the export (artifacts)" } },
+    schema: z.object({ artifacts: flagValue.path().default("artifacts") }),
+  },
+  process.argv.slice(2),
+);
 const reportPath = join(values.artifacts, REPORT_FILE);
 let report: ReturnType<typeof readExportReport>;
 try {

@@ -6,10 +6,17 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { decode as decodePngJs } from "fast-png";
 import { decode as decodeJpegJs } from "jpeg-js";
 import sharp, { type Sharp } from "sharp";
+import { acceptNoFlagsOrExit } from "../cli/args.ts";
 import { loadFashionMnist } from "../data/fashion-mnist.ts";
 import { nodeCodecModules } from "../worker/dev/codecs.ts";
 import { ImageDecoder } from "../worker/image-decode.ts";
 import { machineContext } from "./machine.ts";
+
+acceptNoFlagsOrExit(
+  "npm run bench:decoders",
+  "decode speed of the worker's image path against the pure-JS decoders; writes bench/results/image-decoders.json.",
+  process.argv.slice(2),
+);
 
 const REPEATS = 7;
 const SIZES: [number, number][] = [

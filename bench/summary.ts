@@ -7,7 +7,8 @@
 import { existsSync } from "node:fs";
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { parseArgs } from "node:util";
+import { z } from "zod";
+import { flagValue, parseCommandOrExit } from "../cli/args.ts";
 
 export const SUMMARY_START = "<!-- bench-summary:start -->";
 export const SUMMARY_END = "<!-- bench-summary:end -->";
@@ -291,12 +292,22 @@ async function writeAtomically(path: string, text: string): Promise<void> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({
-    options: {
-      results: { type: "string", default: "bench/results" },
-      readme: { type: "string", default: "README.md" },
+  const values = parseCommandOrExit(
+    {
+      name: "npm run bench:summary --",
+      summary:
+        "the benchmark results as one table, in <results>/summary.md and the README's summary section.",
+      flags: {
+        results: { value: "DIR", help: "the benchmarks' JSON results (bench/results)" },
+        readme: { value: "FILE", help: "the README whose summary section is replaced (README.md)" },
+      },
+      schema: z.object({
+        results: flagValue.path().default("bench/results"),
+        readme: flagValue.path().default("README.md"),
+      }),
     },
-  });
+    process.argv.slice(2),
+  );
   const summary = renderSummary(await readResults(values.results));
   await writeAtomically(join(values.results, "summary.md"), `# Benchmark summary\n\n${summary}`);
   await writeAtomically(values.readme, spliceReadme(await readFile(values.readme, "utf8"), summary));

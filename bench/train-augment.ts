@@ -10,6 +10,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { acceptNoFlagsOrExit } from "../cli/args.ts";
 import { DEFAULT_TASKS } from "../contracts/tasks.ts";
 import { augmentBatch, drawAugmentation } from "../train/augment.ts";
 import { parseTrainArgs } from "../train/config.ts";
@@ -17,6 +18,12 @@ import { WeightAverage } from "../train/ema.ts";
 import { buildModel } from "../train/model.ts";
 import { Trainer } from "../train/step.ts";
 import * as tf from "../train/tf.ts";
+
+acceptNoFlagsOrExit(
+  "tsx bench/train-augment.ts",
+  "what the beyond preset's augmentation and EMA cost per training step; writes bench/results/train-augment.json.",
+  process.argv.slice(2),
+);
 
 const BATCH = 128;
 const POOL = 2048;

@@ -15,12 +15,19 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { acceptNoFlagsOrExit } from "../cli/args.ts";
 import { IMAGE_CHANNELS, IMAGE_SIZE } from "../contracts/image.ts";
 import { DEFAULT_TASKS } from "../contracts/tasks.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { buildModel } from "../train/model.ts";
 import { Trainer } from "../train/step.ts";
 import * as tf from "../train/tf.ts";
+
+acceptNoFlagsOrExit(
+  "tsx bench/train-speed.ts",
+  "training speed of both variants against the naive tfjs way (and Keras where at hand); writes bench/results/train-speed.json.",
+  process.argv.slice(2),
+);
 
 const KERAS_IMAGES_PER_SECOND = 950;
 const NAIVE_TFJS_IMAGES_PER_SECOND = 332;

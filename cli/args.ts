@@ -19,7 +19,16 @@ export interface Flag {
   help: string;
   /** May be given more than once (the schema then sees an array). */
   multiple?: boolean;
+  /**
+   * An on/off flag that also takes a word, as the reference's flags do: `--resume`, `--resume true`,
+   * `--cross_stitch_enabled false`, `--cross_stitch_enabled=0`. The schema sees the word
+   * (flagValue.toggle() makes it a boolean).
+   */
+  toggle?: boolean;
 }
+
+const TRUE_WORDS = ["true", "1", "yes"];
+const FALSE_WORDS = ["false", "0", "no"];
 
 export interface Command<Schema extends z.ZodType> {
   /** How it is called, e.g. "npm run export --". */
@@ -34,7 +43,7 @@ export interface Command<Schema extends z.ZodType> {
 
 export function usage(command: Command<z.ZodType>): string {
   const rows = Object.entries(command.flags).map(([name, flag]) => [
-    `--${name}${flag.value ? ` ${flag.value}` : ""}`,
+    `--${name}${flag.toggle ? " [true|false]" : flag.value ? ` ${flag.value}` : ""}`,
     flag.help,
   ]);
   rows.push(["--help", "print this and exit"]);
@@ -46,6 +55,31 @@ export function usage(command: Command<z.ZodType>): string {
   ].join("\n");
 }
 
+/** `--toggle word` as `--toggle=word`, a bare `--toggle` as `--toggle=true`, so parseArgs sees one string. */
+function joinToggleWords(command: Command<z.ZodType>, argv: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i] as string;
+    if (token === "--") {
+      joined.push(...argv.slice(i));
+      break;
+    }
+    const name = token.startsWith("--") && !token.includes("=") ? token.slice(2) : null;
+    if (name === null || !Object.hasOwn(command.flags, name) || !command.flags[name]?.toggle) {
+      joined.push(token);
+      continue;
+    }
+    const next = argv[i + 1];
+    if (next !== undefined && [...TRUE_WORDS, ...FALSE_WORDS].includes(next.toLowerCase())) {
+      joined.push(`${token}=${next}`);
+      i++;
+    } else {
+      joined.push(`${token}=true`);
+    }
+  }
+  return joined;
+}
+
 /** The checked values, or null after printing the help for `--help`. Throws UsageError. */
 export function parseCommand<Schema extends z.ZodType>(
   command: Command<Schema>,
@@ -54,7 +88,7 @@ export function parseCommand<Schema extends z.ZodType>(
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
-      args: [...argv],
+      args: joinToggleWords(command, argv),
       strict: true,
       allowPositionals: command.positionals !== undefined,
       options: {
@@ -62,7 +96,7 @@ export function parseCommand<Schema extends z.ZodType>(
           Object.entries(command.flags).map(([name, flag]) => [
             name,
             {
-              type: flag.value ? ("string" as const) : ("boolean" as const),
+              type: flag.value || flag.toggle ? ("string" as const) : ("boolean" as const),
               multiple: flag.multiple ?? false,
             },
           ]),
@@ -71,7 +105,8 @@ export function parseCommand<Schema extends z.ZodType>(
       },
     });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    // parseArgs explains some mistakes over several lines; the first says what is wrong.
+    throw new UsageError((error as Error).message.split("\n")[0]);
   }
   if (parsed.values.help) {
     console.log(usage(command));
@@ -80,9 +115,11 @@ export function parseCommand<Schema extends z.ZodType>(
   const result = command.schema.safeParse({ ...parsed.values, positionals: parsed.positionals });
   if (!result.success) {
     const issue = result.error.issues[0];
-    const field = String(issue?.path[0] ?? "");
+    const message = issue?.message ?? "invalid";
+    if (issue === undefined || issue.path.length === 0) throw new UsageError(message);
+    const field = String(issue.path[0]);
     const where = field === "positionals" ? (command.positionals ?? "arguments") : `--${field}`;
-    throw new UsageError(`${where}: ${issue?.message ?? "invalid"}`);
+    throw new UsageError(`${where}: ${message}`);
   }
   return result.data;
 }
@@ -103,6 +140,11 @@ export function parseCommandOrExit<Schema extends z.ZodType>(
   }
 }
 
+/** For a script that takes no flags: `--help` prints its usage and exits 0, any flag is a usage error. */
+export function acceptNoFlagsOrExit(name: string, summary: string, argv: readonly string[]): void {
+  parseCommandOrExit({ name, summary, flags: {}, schema: z.object({}) }, argv);
+}
+
 const programName = (command: Command<z.ZodType>) =>
   command.name.replace(/^npm run (\S+).*$/, "$1").replace(/^tsx \S*?([^/\s]+)\.ts$/, "$1");
 
@@ -121,7 +163,35 @@ export const flagValue = {
       .min(1, "expected a number")
       .transform(Number)
       .pipe(z.number({ error: "expected a number" }).min(min, `expected a number >= ${min}`)),
-  path: () => z.string().min(1, "expected a path"),
+  /** A number `rule` describes ("in [0, 1)") and `within` checks; `integer` refuses fractions. */
+  numberWhere: (rule: string, within: (value: number) => boolean, integer = false) =>
+    z.string().transform((text, context) => {
+      const value = text.trim() === "" ? Number.NaN : Number(text);
+      const problem = !Number.isFinite(value)
+        ? `expected a number, got "${text}"`
+        : integer && !Number.isInteger(value)
+          ? `expected an integer, got "${text}"`
+          : within(value)
+            ? null
+            : `must be ${rule}, got ${text}`;
+      if (problem === null) return value;
+      context.addIssue({ code: "custom", message: problem });
+      return z.NEVER;
+    }),
+  /** The word of a Flag with `toggle`: true/1/yes or false/0/no, any case. */
+  toggle: () =>
+    z.string().transform((text, context) => {
+      const word = text.toLowerCase();
+      if (TRUE_WORDS.includes(word)) return true;
+      if (FALSE_WORDS.includes(word)) return false;
+      context.addIssue({ code: "custom", message: `expected true/false/1/0/yes/no, got "${text}"` });
+      return z.NEVER;
+    }),
+  /** Required unless the schema adds .optional(). */
+  path: () =>
+    z
+      .string({ error: (issue) => (issue.input === undefined ? "required" : "expected a path") })
+      .min(1, "expected a path"),
 };
 
 /**

@@ -9,7 +9,7 @@ import type { Architecture } from "../contracts/architecture.ts";
 import type { ServedWeights } from "../contracts/export-report.ts";
 import type { Normalization } from "../contracts/normalization.ts";
 import { parseOrFail } from "../contracts/parse.ts";
-import { RUN_FILES, RunFileError, selectionSchema } from "../contracts/run-folder.ts";
+import { RUN_FILES, RunFileError } from "../contracts/run-folder.ts";
 import { TaskFileError, type TaskSpec } from "../contracts/tasks.ts";
 import { readJsonFile } from "../stage-files/files.ts";
 import {
@@ -17,6 +17,7 @@ import {
   readNormalization,
   readRunConfig,
   readRunTasks,
+  readSelection,
 } from "../stage-files/run-folder.ts";
 
 export class ExportError extends Error {}
@@ -98,13 +99,8 @@ async function readWeights(modelDir: string, manifest: z.infer<typeof modelJsonS
  * run without one can only serve its last epoch, since any other choice would be made on test.
  */
 async function servedWeights(dir: string): Promise<ServedWeights> {
-  const selectionFile = join(dir, RUN_FILES.selection);
-  if (existsSync(selectionFile)) {
-    const chosen = parseOrFail(
-      selectionSchema,
-      asExportError(() => readJsonFile(selectionFile, RUN_FILES.selection)),
-      (problem) => new ExportError(`${RUN_FILES.selection}: ${problem}`),
-    );
+  const chosen = asExportError(() => readSelection(dir));
+  if (chosen !== null) {
     return {
       folder: chosen.model,
       weights: chosen.weights,

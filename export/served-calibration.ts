@@ -11,20 +11,19 @@
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
+import { z } from "zod";
 import { reliabilitySvg } from "../charts/reliability.ts";
+import { type Command, EXIT, flagValue, parseCommand, runCommand } from "../cli/args.ts";
 import { MANIFEST_FILE } from "../contracts/artifacts.ts";
 import { calibration, confidentAnswers, topClass } from "../contracts/calibration.ts";
 import { parseManifest } from "../contracts/manifest.ts";
 import { standardize } from "../contracts/normalization.ts";
 import { BUILTIN_TASKS } from "../contracts/tasks.ts";
-import { DataError, loadFashionMnist } from "../data/fashion-mnist.ts";
+import { loadFashionMnist } from "../data/fashion-mnist.ts";
 import { writeChart } from "../stage-files/chart-files.ts";
 import { runAll } from "./ort-session.ts";
 
 const THRESHOLDS = [0.9, 0.99];
-
-class UsageError extends Error {}
 
 class AnalysisError extends Error {}
 
@@ -48,20 +47,30 @@ function readArtifacts(dir: string) {
   return { manifest, model: new Uint8Array(fs.readFileSync(modelFile)), served: report.served ?? null };
 }
 
-async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      artifacts: { type: "string", default: "artifacts" },
-      out: { type: "string", default: "reports/calibration" },
-      bins: { type: "string", default: "15" },
-      data_dir: { type: "string" },
+const command = {
+  name: "npm run calibration --",
+  summary: "calibration of an export's int8 graph as the worker runs it, on the 10k test images.",
+  flags: {
+    artifacts: { value: "DIR", help: "the export to measure (artifacts)" },
+    out: {
+      value: "DIR",
+      help: "where calibration.json, calibration.md and the diagram go (reports/calibration)",
     },
-  });
-  const bins = Number(values.bins);
-  if (!Number.isInteger(bins) || bins < 2 || bins > 100)
-    throw new UsageError(`--bins: expected an integer 2-100, got ${values.bins}`);
+    bins: { value: "N", help: "equal-width confidence bins, 2-100 (15)" },
+    data_dir: { value: "DIR", help: "folder with the Fashion-MNIST IDX files (the loader's search order)" },
+  },
+  schema: z.object({
+    artifacts: flagValue.path().default("artifacts"),
+    out: flagValue.path().default("reports/calibration"),
+    bins: flagValue.numberWhere("2-100", (n) => n >= 2 && n <= 100, true).default(15),
+    data_dir: flagValue.path().optional(),
+  }),
+} satisfies Command<z.ZodType>;
+
+async function main(argv: string[]): Promise<number> {
+  const values = parseCommand(command, argv);
+  if (values === null) return EXIT.ok;
+  const { bins } = values;
   const { manifest, model, served } = readArtifacts(values.artifacts);
   const data = await loadFashionMnist(values.data_dir ? { dataDir: values.data_dir } : {});
   const images = standardize(data.test.images, manifest.normalization);
@@ -153,18 +162,5 @@ const BUILTIN_LABEL_MAPS: Record<string, number[]> = Object.fromEntries(
 );
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  try {
-    process.exitCode = await main(process.argv.slice(2));
-  } catch (error) {
-    if (error instanceof AnalysisError || error instanceof DataError) {
-      console.error(`calibration: ${error.message}`);
-      process.exitCode = 1;
-    } else if (
-      error instanceof UsageError ||
-      (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
-    ) {
-      console.error(`calibration: ${(error as Error).message}`);
-      process.exitCode = 2;
-    } else throw error;
-  }
+  runCommand(command, () => main(process.argv.slice(2)));
 }

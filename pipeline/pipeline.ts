@@ -204,7 +204,7 @@ async function main(config: PipelineConfig) {
   await runStage("train/report.ts", [
     "--baseline",
     baselineDir,
-    "--cross-stitch",
+    "--cross_stitch",
     crossStitchDir,
     "--out",
     comparisonDir,

@@ -16,6 +16,8 @@ import {
   type RunSummary,
   runConfigSchema,
   runSummarySchema,
+  type Selection,
+  selectionSchema,
 } from "../contracts/run-folder.ts";
 import { parseRunTasks, parseTaskFile, TaskFileError, type TaskSpec } from "../contracts/tasks.ts";
 import { readJsonFile, readText, writeFileAtomic, writeJsonAtomic } from "./files.ts";
@@ -56,6 +58,17 @@ export function readMetrics(runDir: string): EpochMetrics[] {
 export function readSummary(runDir: string): RunSummary {
   const file = inRun(runDir, RUN_FILES.summary);
   return parseRunFile(runSummarySchema, readJsonFile(file, RUN_FILES.summary), file);
+}
+
+/** selection.json, or null for a run without a validation choice (yet). */
+export function readSelection(runDir: string): Selection | null {
+  const file = inRun(runDir, RUN_FILES.selection);
+  if (!fs.existsSync(file)) return null;
+  return parseRunFile(selectionSchema, readJsonFile(file, RUN_FILES.selection), file);
+}
+
+export function writeSelection(runDir: string, selection: Selection): void {
+  writeJsonAtomic(inRun(runDir, RUN_FILES.selection), selectionSchema.parse(selection));
 }
 
 export function writeRunConfig(runDir: string, config: RunConfig): void {

@@ -8,9 +8,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { z } from "zod";
 import { lineChartSvg } from "../charts/line-chart.ts";
 import { COLORS, DASHES } from "../charts/style.ts";
-import { RunFileError, type RunSummary } from "../contracts/run-folder.ts";
+import { type Command, EXIT, flagValue, parseCommand, runCommand } from "../cli/args.ts";
+import type { RunSummary } from "../contracts/run-folder.ts";
 import { writeChart } from "../stage-files/chart-files.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../stage-files/files.ts";
 import {
@@ -163,35 +165,26 @@ export async function writeComparison(runDirs: string[], outDir: string): Promis
   for (const run of runs) copyRunRecords(run, outDir);
 }
 
-function parseCompareArgs(argv: string[]): { runs: string[]; out: string } {
-  const runs: string[] = [];
-  let out: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const token = argv[i] as string;
-    if (token === "--out" || token.startsWith("--out=")) {
-      out = token === "--out" ? argv[++i] : token.slice("--out=".length);
-      if (out === undefined || out === "" || out.startsWith("--"))
-        throw new ReportError("--out: missing value");
-    } else if (token.startsWith("--")) {
-      throw new ReportError(`unknown argument ${token}`);
-    } else {
-      runs.push(token);
-    }
-  }
-  if (out === undefined) throw new ReportError("--out is required");
-  return { runs, out };
+const command = {
+  name: "npm run compare --",
+  positionals: "<run> <run> [<run> ...]",
+  summary:
+    "many run folders side by side over the epochs they all have: final, best and last-5 accuracy, alphas, seed means.",
+  flags: { out: { value: "DIR", help: "where the comparison goes (required)" } },
+  schema: z.object({
+    out: flagValue.path(),
+    positionals: z.array(z.string().min(1)).min(2, "name at least two run folders"),
+  }),
+} satisfies Command<z.ZodType>;
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseCommand(command, argv);
+  if (args === null) return EXIT.ok;
+  await writeComparison(args.positionals, args.out);
+  console.log(fs.readFileSync(path.join(args.out, "comparison.md"), "utf8"));
+  return EXIT.ok;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  try {
-    const args = parseCompareArgs(process.argv.slice(2));
-    await writeComparison(args.runs, args.out);
-    console.log(fs.readFileSync(path.join(args.out, "comparison.md"), "utf8"));
-  } catch (error) {
-    if (!(error instanceof ReportError || error instanceof RunFileError)) throw error;
-    console.error(
-      `compare: ${error.message}\nusage: npm run compare -- --out <folder> <run> <run> [<run> ...]`,
-    );
-    process.exitCode = 2;
-  }
+  runCommand(command, () => main(process.argv.slice(2)));
 }

@@ -1,12 +1,15 @@
 /**
- * The training configuration: defaults equal to the reference, the reference's flag names, and
- * strict parsing (an unknown flag or a bad value is a ConfigError naming the flag).
+ * The training configuration: defaults equal to the reference, the reference's flag names, parsed
+ * the way every command parses its flags (cli/args.ts: an unknown flag or a bad value is a
+ * UsageError naming the flag, exit 2).
  */
-import type { AlphaInit, AlphaMode } from "../contracts/architecture.ts";
-import type { NormalizationKind } from "../contracts/normalization.ts";
+import { z } from "zod";
+import { type Command, type Flag, flagValue, parseCommand, UsageError } from "../cli/args.ts";
+import { ALPHA_INITS, ALPHA_MODES, type AlphaInit, type AlphaMode } from "../contracts/architecture.ts";
+import { NORMALIZATION_KINDS, type NormalizationKind } from "../contracts/normalization.ts";
 import { type Preset, TRAINING_PRESETS } from "../contracts/presets.ts";
 import type { AugmentSettings } from "./augment.ts";
-import type { LrSchedule } from "./schedule.ts";
+import { LR_SCHEDULES, type LrSchedule } from "./schedule.ts";
 
 export interface TrainConfig extends AugmentSettings {
   /** The defaults the other flags start from (PRESETS); every flag given explicitly wins. */
@@ -47,135 +50,90 @@ export interface TrainConfig extends AugmentSettings {
   overwrite: boolean;
 }
 
+/** A training setting the run cannot go on with (a one-task file with cross-stitch on, a split too large): exit 2. */
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-type Kind = "number" | "integer" | "boolean" | "string" | "path";
-
-interface FlagSpec {
-  kind: Kind;
-  help: string;
-  choices?: readonly string[];
-  check?: (value: number) => boolean;
-  rule?: string;
+interface TrainFlag extends Flag {
+  /** The flag's word to its value; absent flags take the preset's default. */
+  schema: z.ZodType;
 }
 
-const probability = { check: (v: number) => v >= 0 && v <= 1, rule: "in [0, 1]" };
+const choice = <const T extends readonly [string, ...string[]]>(choices: T) => ({
+  value: choices.join("|"),
+  schema: z.enum(choices, {
+    error: (issue) => `expected one of ${choices.join(", ")}, got "${issue.input}"`,
+  }),
+});
+const number = (rule: string, within: (v: number) => boolean) => ({
+  value: "X",
+  schema: flagValue.numberWhere(rule, within),
+});
+const integer = (rule: string, within: (v: number) => boolean) => ({
+  value: "N",
+  schema: flagValue.numberWhere(rule, within, true),
+});
+const probability = number("in [0, 1]", (v) => v >= 0 && v <= 1);
+const toggle = { toggle: true, schema: flagValue.toggle() };
+const pathFlag = (value: string) => ({ value, schema: flagValue.path() });
 
-const FLAGS: Record<keyof TrainConfig, FlagSpec> = {
+const FLAGS: Record<keyof TrainConfig, TrainFlag> = {
   preset: {
-    kind: "string",
+    ...choice(TRAINING_PRESETS),
     help: "defaults: reference (SPEC's recipe) or beyond (augmentation, cosine, EMA, validation)",
-    choices: TRAINING_PRESETS,
   },
-  lr: { kind: "number", help: "Adam learning rate (0.001)", check: (v) => v > 0, rule: "> 0" },
-  n_epoch: { kind: "integer", help: "epochs (30)", check: (v) => v >= 1, rule: ">= 1" },
-  n_batch_size: { kind: "integer", help: "batch size (128)", check: (v) => v >= 1, rule: ">= 1" },
-  reg_lambda: {
-    kind: "number",
-    help: "L2 weight on conv and dense kernels (1e-5)",
-    check: (v) => v >= 0,
-    rule: ">= 0",
-  },
-  keep_prob: {
-    kind: "number",
-    help: "dropout keep probability (0.8)",
-    check: (v) => v > 0 && v <= 1,
-    rule: "in (0, 1]",
-  },
-  cross_stitch_enabled: { kind: "boolean", help: "cross-stitch units between the towers (true)" },
-  seed: {
-    kind: "integer",
-    help: "seed for init, shuffling, dropout and --limit (1)",
-    check: (v) => v >= 0,
-    rule: ">= 0",
-  },
-  out: { kind: "path", help: "run folder (runs/<baseline|cross-stitch>-s<seed>)" },
-  tasks: { kind: "path", help: "task file, JSON (fashion + category)" },
-  data_dir: { kind: "path", help: "folder with the Fashion-MNIST IDX files (searched)" },
-  limit: {
-    kind: "integer",
-    help: "train on this many images only (all)",
-    check: (v) => v >= 1,
-    rule: ">= 1",
-  },
-  alpha_mode: {
-    kind: "string",
-    help: "one alpha matrix per channel or per unit (channel)",
-    choices: ["channel", "layer"],
-  },
-  alpha_init: { kind: "string", help: "alpha init (convex)", choices: ["identity", "convex"] },
-  alpha_same: {
-    kind: "number",
-    help: "diagonal of the convex init (0.9)",
-    check: (v) => v >= 0 && v <= 1,
-    rule: "in [0, 1]",
-  },
-  alpha_lr_mult: {
-    kind: "number",
-    help: "alpha learning rate = lr * this (10)",
-    check: (v) => v > 0,
-    rule: "> 0",
-  },
-  normalization: { kind: "string", help: "z-score statistics (global)", choices: ["global", "per_pixel"] },
+  lr: { ...number("> 0", (v) => v > 0), help: "Adam learning rate (0.001)" },
+  n_epoch: { ...integer(">= 1", (v) => v >= 1), help: "epochs (30)" },
+  n_batch_size: { ...integer(">= 1", (v) => v >= 1), help: "batch size (128)" },
+  reg_lambda: { ...number(">= 0", (v) => v >= 0), help: "L2 weight on conv and dense kernels (1e-5)" },
+  keep_prob: { ...number("in (0, 1]", (v) => v > 0 && v <= 1), help: "dropout keep probability (0.8)" },
+  cross_stitch_enabled: { ...toggle, help: "cross-stitch units between the towers (true)" },
+  seed: { ...integer(">= 0", (v) => v >= 0), help: "seed for init, shuffling, dropout and --limit (1)" },
+  out: { ...pathFlag("DIR"), help: "run folder (runs/[<preset>-]<baseline|cross-stitch>-s<seed>)" },
+  tasks: { ...pathFlag("FILE"), help: "task file, JSON (fashion + category)" },
+  data_dir: { ...pathFlag("DIR"), help: "folder with the Fashion-MNIST IDX files (searched)" },
+  limit: { ...integer(">= 1", (v) => v >= 1), help: "train on this many images only (all)" },
+  alpha_mode: { ...choice(ALPHA_MODES), help: "one alpha matrix per channel or per unit (channel)" },
+  alpha_init: { ...choice(ALPHA_INITS), help: "alpha init (convex)" },
+  alpha_same: { ...number("in [0, 1]", (v) => v >= 0 && v <= 1), help: "diagonal of the convex init (0.9)" },
+  alpha_lr_mult: { ...number("> 0", (v) => v > 0), help: "alpha learning rate = lr * this (10)" },
+  normalization: { ...choice(NORMALIZATION_KINDS), help: "z-score statistics (global)" },
   val_size: {
-    kind: "integer",
+    ...integer(">= 0", (v) => v >= 0),
     help: "stratified validation images held out of training (0; beyond 5000)",
-    check: (v) => v >= 0,
-    rule: ">= 0",
   },
   train_size: {
-    kind: "integer",
+    ...integer(">= 10", (v) => v >= 10),
     help: "class-balanced training subset of this size (all)",
-    check: (v) => v >= 10,
-    rule: ">= 10",
   },
   epoch_images: {
-    kind: "integer",
+    ...integer(">= 1", (v) => v >= 1),
     help: "images per epoch, repeating a small pool (the pool's size)",
-    check: (v) => v >= 1,
-    rule: ">= 1",
   },
   ema_decay: {
-    kind: "number",
+    ...number("in [0, 1)", (v) => v >= 0 && v < 1),
     help: "moving average of the weights, 0 = off (0; beyond 0.999)",
-    check: (v) => v >= 0 && v < 1,
-    rule: "in [0, 1)",
   },
-  lr_schedule: {
-    kind: "string",
-    help: "learning-rate schedule (constant; beyond cosine)",
-    choices: ["constant", "cosine"],
-  },
+  lr_schedule: { ...choice(LR_SCHEDULES), help: "learning-rate schedule (constant; beyond cosine)" },
   warmup_epochs: {
-    kind: "number",
+    ...number(">= 0", (v) => v >= 0),
     help: "linear warm-up of the cosine schedule, epochs (0; beyond 1)",
-    check: (v) => v >= 0,
-    rule: ">= 0",
   },
   label_smoothing: {
-    kind: "number",
+    ...number("in [0, 1)", (v) => v >= 0 && v < 1),
     help: "uniform target weight (0; beyond 0.1)",
-    check: (v) => v >= 0 && v < 1,
-    rule: "in [0, 1)",
   },
   aug_shift: {
-    kind: "integer",
+    ...integer("in 0..8", (v) => v >= 0 && v <= 8),
     help: "random shift up to this many pixels (0; beyond 2)",
-    check: (v) => v >= 0 && v <= 8,
-    rule: "in 0..8",
   },
-  aug_flip: { kind: "number", help: "horizontal flip probability (0; beyond 0.5)", ...probability },
-  aug_brightness: {
-    kind: "number",
-    help: "brightness offset up to this fraction of 255 (0; beyond 0.1)",
-    ...probability,
-  },
-  aug_contrast: { kind: "number", help: "contrast gain in 1 +- this (0; beyond 0.2)", ...probability },
-  aug_invert: { kind: "number", help: "inversion probability (0; beyond 0.02)", ...probability },
-  resume: { kind: "boolean", help: "continue the run in --out from its last checkpoint (false)" },
-  overwrite: { kind: "boolean", help: "replace a finished run in --out (false)" },
+  aug_flip: { ...probability, help: "horizontal flip probability (0; beyond 0.5)" },
+  aug_brightness: { ...probability, help: "brightness offset up to this fraction of 255 (0; beyond 0.1)" },
+  aug_contrast: { ...probability, help: "contrast gain in 1 +- this (0; beyond 0.2)" },
+  aug_invert: { ...probability, help: "inversion probability (0; beyond 0.02)" },
+  resume: { ...toggle, help: "continue the run in --out from its last checkpoint (false)" },
+  overwrite: { ...toggle, help: "replace a finished run in --out (false)" },
 };
 
 export const DEFAULT_CONFIG: Omit<TrainConfig, "out"> = {
@@ -236,90 +194,33 @@ export const PRESETS: Record<Preset, Partial<Omit<TrainConfig, "out">>> = {
   },
 };
 
-const TRUE_WORDS = ["true", "1", "yes"];
-const FALSE_WORDS = ["false", "0", "no"];
-
-function parseBoolean(flag: string, text: string): boolean {
-  const word = text.toLowerCase();
-  if (TRUE_WORDS.includes(word)) return true;
-  if (FALSE_WORDS.includes(word)) return false;
-  throw new ConfigError(`--${flag}: expected true/false/1/0/yes/no, got "${text}"`);
-}
-
-function parseValue(flag: keyof TrainConfig, spec: FlagSpec, text: string): TrainConfig[keyof TrainConfig] {
-  switch (spec.kind) {
-    case "boolean":
-      return parseBoolean(flag, text);
-    case "number":
-    case "integer": {
-      const value = text.trim() === "" ? Number.NaN : Number(text);
-      if (!Number.isFinite(value)) throw new ConfigError(`--${flag}: expected a number, got "${text}"`);
-      if (spec.kind === "integer" && !Number.isInteger(value)) {
-        throw new ConfigError(`--${flag}: expected an integer, got "${text}"`);
-      }
-      if (spec.check && !spec.check(value))
-        throw new ConfigError(`--${flag}: must be ${spec.rule}, got ${text}`);
-      return value;
-    }
-    case "string":
-      if (spec.choices && !spec.choices.includes(text)) {
-        throw new ConfigError(`--${flag}: expected one of ${spec.choices.join(", ")}, got "${text}"`);
-      }
-      return text;
-    case "path":
-      if (text === "" || text.startsWith("--"))
-        throw new ConfigError(`--${flag}: expected a path, got "${text}"`);
-      return text;
-  }
-}
-
-export function usage(): string {
-  const lines = Object.entries(FLAGS).map(([name, spec]) => {
-    const value =
-      spec.kind === "boolean" ? "[true|false]" : spec.choices ? spec.choices.join("|") : `<${spec.kind}>`;
-    return `  --${`${name} ${value}`.padEnd(42)} ${spec.help}`;
-  });
-  return ["usage: npm run train -- [flags]   (--flag value or --flag=value)", ...lines].join("\n");
-}
-
-/** Parses command-line flags over the defaults. Throws ConfigError; `--help` is the caller's business. */
-export function parseTrainArgs(argv: readonly string[]): TrainConfig {
-  const values: Partial<Record<keyof TrainConfig, unknown>> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const token = argv[i] as string;
-    if (!token.startsWith("--"))
-      throw new ConfigError(`unexpected argument "${token}" (flags start with --)`);
-    const eq = token.indexOf("=");
-    const name = (eq === -1 ? token.slice(2) : token.slice(2, eq)) as keyof TrainConfig;
-    const spec = Object.hasOwn(FLAGS, name) ? FLAGS[name] : undefined;
-    if (spec === undefined) throw new ConfigError(`unknown flag --${name} (see --help)`);
-    if (Object.hasOwn(values, name)) throw new ConfigError(`--${name} given twice`);
-    let text: string;
-    if (eq !== -1) {
-      text = token.slice(eq + 1);
-    } else {
-      const next = argv[i + 1];
-      const nextIsBoolean =
-        next !== undefined && [...TRUE_WORDS, ...FALSE_WORDS].includes(next.toLowerCase());
-      if (spec.kind === "boolean" && !nextIsBoolean) {
-        text = "true"; // a bare boolean flag means true
-      } else {
-        if (next === undefined) throw new ConfigError(`--${name}: missing value`);
-        text = next;
-        i++;
-      }
-    }
-    values[name] = parseValue(name, spec, text);
-  }
-  const preset = (values.preset as Preset | undefined) ?? DEFAULT_CONFIG.preset;
-  const merged = { ...DEFAULT_CONFIG, ...PRESETS[preset], ...values } as Omit<TrainConfig, "out"> & {
-    out?: string;
-  };
+/** The flags over the preset's defaults over DEFAULT_CONFIG, and --out named after the run when absent. */
+function resolveConfig(given: Partial<TrainConfig>, context: z.RefinementCtx): TrainConfig {
+  const preset = given.preset ?? DEFAULT_CONFIG.preset;
+  const merged = { ...DEFAULT_CONFIG, ...PRESETS[preset], ...given };
   const variant = merged.cross_stitch_enabled ? "cross-stitch" : "baseline";
   const out = merged.out ?? `runs/${preset === "reference" ? "" : `${preset}-`}${variant}-s${merged.seed}`;
   if (merged.resume && merged.overwrite)
-    throw new ConfigError("--resume and --overwrite contradict each other");
+    context.addIssue({ code: "custom", message: "--resume and --overwrite contradict each other" });
   if (merged.limit !== null && merged.train_size !== null)
-    throw new ConfigError("--limit and --train_size both pick a subset; give one");
+    context.addIssue({ code: "custom", message: "--limit and --train_size both pick a subset; give one" });
   return { ...merged, out };
+}
+
+export const trainCommand = {
+  name: "npm run train --",
+  summary:
+    "trains one variant and writes its run folder, checkpointing every epoch (Ctrl-C stops within a batch; --resume continues).",
+  flags: FLAGS,
+  schema: z
+    .object(Object.fromEntries(Object.entries(FLAGS).map(([name, flag]) => [name, flag.schema.optional()])))
+    .transform((given, context) => resolveConfig(given as Partial<TrainConfig>, context)),
+} satisfies Command<z.ZodType<TrainConfig>>;
+
+/** The configuration the flags give; throws UsageError (`--help` is parsed by the command, not here). */
+export function parseTrainArgs(argv: readonly string[]): TrainConfig {
+  const asksForHelp = argv.includes("--help") || argv.includes("-h");
+  const config = asksForHelp ? null : parseCommand(trainCommand, argv);
+  if (config === null) throw new UsageError("--help prints the usage; it is not a configuration");
+  return config;
 }

@@ -64,19 +64,6 @@ export class WeightAverage {
     return this.model.weights.map((w) => ({ name: w.originalName, tensor: w.read() }));
   }
 
-  /** Loads averages saved by `named`, checking each is there with its shape. */
-  restore(values: ReadonlyMap<string, tf.Tensor>): void {
-    for (const w of this.model.weights) {
-      const value = values.get(w.originalName);
-      if (value === undefined) throw new Error(`checkpoint lacks the EMA of ${w.originalName}`);
-      if (value.shape.join(",") !== w.shape.join(","))
-        throw new Error(
-          `checkpoint EMA of ${w.originalName} has shape [${value.shape}], the model [${w.shape}]`,
-        );
-      w.write(value);
-    }
-  }
-
   dispose(): void {
     this.model.dispose();
   }

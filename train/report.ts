@@ -1,5 +1,5 @@
 /**
- * `npm run report -- --baseline runs/a --cross-stitch runs/b --out reports/x`: a side-by-side
+ * `npm run report -- --baseline runs/a --cross_stitch runs/b --out reports/x`: a side-by-side
  * report of two run folders: accuracy and loss curves, the learned alphas (SVG and PNG), a table of
  * final / best / last-5 test accuracy (markdown and JSON), and a copy of each run's config,
  * metrics and summary. Runs still in progress are reported as such, from their epochs so far
@@ -8,16 +8,17 @@
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { z } from "zod";
 import { alphaSvg } from "../charts/alphas.ts";
 import { type ChartSeries, lineChartSvg } from "../charts/line-chart.ts";
 import { COLORS, DASHES } from "../charts/style.ts";
+import { type Command, EXIT, flagValue, parseCommand, runCommand } from "../cli/args.ts";
 import { CROSS_STITCH_UNITS, layerName } from "../contracts/architecture.ts";
 import {
   type AccuracyRow,
   type EpochMetrics,
   RUN_FILES,
   type RunConfig,
-  RunFileError,
   type RunSummary,
 } from "../contracts/run-folder.ts";
 import type { TaskSpec } from "../contracts/tasks.ts";
@@ -269,37 +270,30 @@ export function copyRunRecords(run: RunRecords, outDir: string): void {
   }
 }
 
-function parseReportArgs(argv: string[]): { baseline: string; crossStitch: string; out: string } {
-  const values = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const token = argv[i] as string;
-    const [flag, inline] = token.includes("=")
-      ? [token.slice(0, token.indexOf("=")), token.slice(token.indexOf("=") + 1)]
-      : [token, undefined];
-    if (!["--baseline", "--cross-stitch", "--out"].includes(flag))
-      throw new ReportError(`unknown argument ${token}`);
-    const value = inline ?? argv[++i];
-    if (value === undefined || value.startsWith("--")) throw new ReportError(`${flag}: missing value`);
-    values.set(flag, value);
-  }
-  const need = (flag: string) => {
-    const value = values.get(flag);
-    if (value === undefined) throw new ReportError(`${flag} is required`);
-    return value;
-  };
-  return { baseline: need("--baseline"), crossStitch: need("--cross-stitch"), out: need("--out") };
+const command = {
+  name: "npm run report --",
+  summary:
+    "a side-by-side report of a baseline and a cross-stitch run folder (finished or still training): curves, alphas, accuracy table.",
+  flags: {
+    baseline: { value: "DIR", help: "the baseline's run folder (required)" },
+    cross_stitch: { value: "DIR", help: "the cross-stitch run folder (required)" },
+    out: { value: "DIR", help: "where the report goes (required)" },
+  },
+  schema: z.object({
+    baseline: flagValue.path(),
+    cross_stitch: flagValue.path(),
+    out: flagValue.path(),
+  }),
+} satisfies Command<z.ZodType>;
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseCommand(command, argv);
+  if (args === null) return EXIT.ok;
+  await writeReport(args.baseline, args.cross_stitch, args.out);
+  console.log(fs.readFileSync(path.join(args.out, "comparison.md"), "utf8"));
+  return EXIT.ok;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  try {
-    const args = parseReportArgs(process.argv.slice(2));
-    await writeReport(args.baseline, args.crossStitch, args.out);
-    console.log(fs.readFileSync(path.join(args.out, "comparison.md"), "utf8"));
-  } catch (error) {
-    if (!(error instanceof ReportError || error instanceof RunFileError)) throw error;
-    console.error(
-      `report: ${error.message}\nusage: npm run report -- --baseline <run> --cross-stitch <run> --out <folder>`,
-    );
-    process.exitCode = 2;
-  }
+  runCommand(command, () => main(process.argv.slice(2)));
 }

@@ -1,6 +1,7 @@
 /** Learning-rate schedules as a multiplier of the base rate, a pure function of the optimiser step (so a resumed run continues the curve). */
 
-export type LrSchedule = "constant" | "cosine";
+export const LR_SCHEDULES = ["constant", "cosine"] as const;
+export type LrSchedule = (typeof LR_SCHEDULES)[number];
 
 export interface ScheduleSpec {
   schedule: LrSchedule;

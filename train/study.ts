@@ -4,6 +4,7 @@
  * drawn from their pool, 300k in all); the full set trains its usual 30 epochs of 60,000.
  *
  *   npm run study -- [--root runs/sharing] [--sizes 1000,3000,10000,60000] [--seeds 1,2,3] [--data_dir DIR] [--dry_run]
+ *   (npm run study -- --help lists them)
  *
  * Runs go smallest first, both variants of a seed back to back, one at a time, each as its own
  * `train/train.ts` process in <root>/n<size>/<variant>-s<seed> with its log beside it. Re-running
@@ -14,7 +15,11 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
+import { z } from "zod";
+import { type Command, EXIT, flagValue, InterruptedError, parseCommand, runCommand } from "../cli/args.ts";
+import { RUN_FILES } from "../contracts/run-folder.ts";
+import { STUDY_VARIANTS, type StudyRunKey } from "../contracts/study.ts";
+import { studyRunDir } from "../stage-files/study.ts";
 
 export const STUDY_SIZES = [1000, 3000, 10000, 60000];
 export const STUDY_SEEDS = [1, 2, 3];
@@ -22,20 +27,10 @@ export const FULL_SIZE = 60000;
 /** Images per epoch for the subsets: 30 epochs of this = 300k images seen, as the brief fixes. */
 export const SUBSET_EPOCH_IMAGES = 10000;
 export const STUDY_EPOCHS = 30;
-export const VARIANTS = ["baseline", "cross-stitch"] as const;
-export type Variant = (typeof VARIANTS)[number];
-
-export interface StudyRun {
-  size: number;
-  seed: number;
-  variant: Variant;
+export interface StudyRun extends StudyRunKey {
   dir: string;
   /** Flags of train/train.ts, without --resume. */
   args: string[];
-}
-
-export function studyRunDir(root: string, size: number, variant: Variant, seed: number): string {
-  return path.join(root, `n${size}`, `${variant}-s${seed}`);
 }
 
 /** Every run of the study in the order it trains: smallest size first, then seed, baseline before cross-stitch. */
@@ -48,8 +43,8 @@ export function studyPlan(
   const ordered = [...sizes].sort((a, b) => a - b);
   return ordered.flatMap((size) =>
     seeds.flatMap((seed) =>
-      VARIANTS.map((variant) => {
-        const dir = studyRunDir(root, size, variant, seed);
+      STUDY_VARIANTS.map((variant) => {
+        const dir = studyRunDir(root, { size, variant, seed });
         const subset =
           size < FULL_SIZE
             ? ["--train_size", String(size), "--epoch_images", String(SUBSET_EPOCH_IMAGES)]
@@ -82,20 +77,44 @@ export function studyPlan(
 export type RunState = "finished" | "interrupted" | "new";
 
 export function runState(dir: string): RunState {
-  if (fs.existsSync(path.join(dir, "summary.json"))) return "finished";
-  if (fs.existsSync(path.join(dir, "config.json"))) return "interrupted";
+  if (fs.existsSync(path.join(dir, RUN_FILES.summary))) return "finished";
+  if (fs.existsSync(path.join(dir, RUN_FILES.config))) return "interrupted";
   return "new";
 }
 
-class StudyError extends Error {}
+/** "1000,3000" as [1000, 3000]: comma-separated integers >= min. */
+const integerList = (min: number) =>
+  z.string().transform((text, context) => {
+    const values = text.split(",").map((part) => (part.trim() === "" ? Number.NaN : Number(part)));
+    if (values.some((v) => !Number.isInteger(v) || v < min)) {
+      context.addIssue({
+        code: "custom",
+        message: `expected comma-separated integers >= ${min}, got "${text}"`,
+      });
+      return z.NEVER;
+    }
+    return values;
+  });
 
-function parseList(flag: string, text: string, min: number): number[] {
-  const values = text.split(",").map((part) => Number(part.trim()));
-  if (values.length === 0 || values.some((v) => !Number.isInteger(v) || v < min)) {
-    throw new StudyError(`--${flag}: expected comma-separated integers >= ${min}, got "${text}"`);
-  }
-  return values;
-}
+const command = {
+  name: "npm run study --",
+  summary:
+    "the sharing study: baseline vs cross-stitch per class-balanced training-set size and seed, one train process at a time; re-running resumes.",
+  flags: {
+    root: { value: "DIR", help: "where the run folders go, <root>/n<size>/<variant>-s<seed> (runs/sharing)" },
+    sizes: { value: "N,N,...", help: `training-set sizes (${STUDY_SIZES.join(",")})` },
+    seeds: { value: "N,N,...", help: `seeds (${STUDY_SEEDS.join(",")})` },
+    data_dir: { value: "DIR", help: "folder with the Fashion-MNIST IDX files (the loader's search order)" },
+    dry_run: { help: "print the plan and each run's state, train nothing" },
+  },
+  schema: z.object({
+    root: flagValue.path().default("runs/sharing"),
+    sizes: integerList(10).default(STUDY_SIZES),
+    seeds: integerList(0).default(STUDY_SEEDS),
+    data_dir: flagValue.path().optional(),
+    dry_run: z.boolean().default(false),
+  }),
+} satisfies Command<z.ZodType>;
 
 const TRAIN_SCRIPT = path.join(path.dirname(new URL(import.meta.url).pathname), "train.ts");
 
@@ -121,30 +140,9 @@ function trainOnce(run: StudyRun, resume: boolean, signal: AbortSignal): Promise
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      root: { type: "string", default: "runs/sharing" },
-      sizes: { type: "string", default: STUDY_SIZES.join(",") },
-      seeds: { type: "string", default: STUDY_SEEDS.join(",") },
-      data_dir: { type: "string" },
-      dry_run: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
-  });
-  if (values.help) {
-    console.log(
-      "usage: npm run study -- [--root runs/sharing] [--sizes 1000,3000,10000,60000] [--seeds 1,2,3] [--data_dir DIR] [--dry_run]",
-    );
-    return 0;
-  }
-  const plan = studyPlan(
-    values.root,
-    parseList("sizes", values.sizes, 10),
-    parseList("seeds", values.seeds, 0),
-    values.data_dir ?? null,
-  );
+  const values = parseCommand(command, argv);
+  if (values === null) return EXIT.ok;
+  const plan = studyPlan(values.root, values.sizes, values.seeds, values.data_dir ?? null);
   const controller = new AbortController();
   process.once("SIGINT", () => controller.abort());
   process.once("SIGTERM", () => controller.abort());
@@ -166,25 +164,16 @@ async function main(argv: string[]): Promise<number> {
     );
     const code = await trainOnce(run, state === "interrupted", controller.signal);
     if (controller.signal.aborted || code === 130) {
-      console.log(`${label}: interrupted; run the same command again to resume`);
-      return 130;
+      throw new InterruptedError(`${label}: interrupted; run the same command again to resume`);
     }
-    if (code !== 0) {
-      console.error(`study: ${label} failed with exit code ${code}; see ${run.dir}.log`);
-      return 1;
-    }
+    if (code !== 0) throw new Error(`${label} failed with exit code ${code}; see ${run.dir}.log`);
   }
-  console.log(`study: every run of the plan has finished; npm run study:report -- --root ${values.root}`);
-  return 0;
+  if (values.dry_run) console.log("study: dry run, nothing trained");
+  else
+    console.log(`study: every run of the plan has finished; npm run study:report -- --root ${values.root}`);
+  return EXIT.ok;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  try {
-    process.exitCode = await main(process.argv.slice(2));
-  } catch (error) {
-    if (error instanceof StudyError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      console.error(`study: ${(error as Error).message}`);
-      process.exitCode = 2;
-    } else throw error;
-  }
+  runCommand(command, () => main(process.argv.slice(2)));
 }

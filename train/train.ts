@@ -6,35 +6,36 @@
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { EXIT, InterruptedError, parseCommand, runCommand } from "../cli/args.ts";
 import { IMAGE_CHANNELS, IMAGE_SIZE } from "../contracts/image.ts";
 import { computeNormalization, type Normalization, standardize } from "../contracts/normalization.ts";
 import {
   type EpochMetrics,
-  parseRunFile,
   RUN_FILES,
+  RunFileError,
   type RunSummary,
   type Selection,
-  selectionSchema,
   type WeightsAccuracy,
 } from "../contracts/run-folder.ts";
 import { DEFAULT_TASKS, TaskFileError, type TaskSpec, taskLabels } from "../contracts/tasks.ts";
 import { createRng, takeSubset } from "../data/dataset.ts";
-import { DataError, loadFashionMnist, type Split } from "../data/fashion-mnist.ts";
+import { loadFashionMnist, type Split } from "../data/fashion-mnist.ts";
 import { balancedSubset, epochOrder, SplitError, stratifiedSplit } from "../data/split.ts";
-import { readJsonFile, writeJsonAtomic } from "../stage-files/files.ts";
 import {
   appendMetrics,
   keepMetricsUpTo,
   loadTaskFile,
   readMetrics,
   readRunConfig,
+  readSelection,
   writeNormalization,
   writeRunConfig,
   writeRunTasks,
+  writeSelection,
   writeSummary,
 } from "../stage-files/run-folder.ts";
 import { augmentationEnabled, augmentBatch, drawAugmentation } from "./augment.ts";
-import { ConfigError, DEFAULT_CONFIG, parseTrainArgs, type TrainConfig, usage } from "./config.ts";
+import { ConfigError, DEFAULT_CONFIG, type TrainConfig, trainCommand } from "./config.ts";
 import { WeightAverage } from "./ema.ts";
 import { derivations, evaluateAll } from "./evaluate.ts";
 import { buildModel } from "./model.ts";
@@ -51,15 +52,18 @@ import { Trainer } from "./step.ts";
 import { summarize } from "./summary.ts";
 import * as tf from "./tf.ts";
 
-/** In-epoch progress lines every this many batches (a full epoch is 469). */
+/** In-epoch progress lines after the first batch and every this many batches (a full epoch is 469). */
 const PROGRESS_EVERY = 100;
+
+/**
+ * A macrotask turn between batches: tfjs-node runs a batch synchronously, so without it a SIGINT's
+ * handler would wait for the whole epoch (5-15 minutes here). setImmediate costs microseconds
+ * against a batch's tens of milliseconds.
+ */
+const yieldToEvents = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class RunFolderError extends Error {
   override name = "RunFolderError";
-}
-
-export class InterruptedError extends Error {
-  override name = "InterruptedError";
 }
 
 export interface TrainOptions {
@@ -240,9 +244,13 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
   let shuffle = createRng(config.seed);
   if (resumeFrom !== null && resumeFrom > 0) {
     const checkpoint = loadCheckpoint(dir);
-    restoreWeights(model, checkpoint.weights);
-    trainer.restore({ step: checkpoint.adamStep, m: checkpoint.adamM, v: checkpoint.adamV });
-    average?.restore(checkpoint.ema);
+    restoreWeights(model, checkpoint.weights, checkpoint.dir);
+    try {
+      trainer.restore({ step: checkpoint.adamStep, m: checkpoint.adamM, v: checkpoint.adamV });
+    } catch (error) {
+      throw new RunFileError(`${checkpoint.dir}: ${(error as Error).message}`);
+    }
+    if (average) restoreWeights(average.model, checkpoint.ema, checkpoint.dir, "moving average of");
     tf.dispose([
       ...checkpoint.weights.values(),
       ...checkpoint.adamM,
@@ -319,6 +327,7 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
       const order = epochOrder(train.count, epochImages, shuffle);
       let lrScale = 1;
       for (let b = 0; b < batchesPerEpoch; b++) {
+        await yieldToEvents();
         if (options.signal?.aborted) {
           throw new InterruptedError(
             `interrupted in epoch ${epoch}, batch ${b}; the last checkpoint is epoch ${epoch - 1}`,
@@ -352,7 +361,7 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
           if (average.due(trainer.steps))
             tf.tidy(() => average.update(trainer.steps, trainer.readOptimised()));
         }
-        if ((b + 1) % PROGRESS_EVERY === 0 && b + 1 < batchesPerEpoch) {
+        if ((b === 0 || (b + 1) % PROGRESS_EVERY === 0) && b + 1 < batchesPerEpoch) {
           const rate = ((b + 1) * config.n_batch_size) / ((performance.now() - started) / 1000);
           log(`  epoch ${epoch}: ${b + 1}/${batchesPerEpoch} batches, ${rate.toFixed(0)} img/s`);
         }
@@ -455,7 +464,7 @@ async function saveSelection(
   const weights = chosen.weights === "ema" ? average?.model : model;
   if (weights === undefined) throw new Error("the EMA weights were chosen but the run keeps no EMA");
   await saveModel(dir, weights, SELECTED_MODEL_DIR);
-  writeJsonAtomic(path.join(dir, SELECTION_FILE), chosen);
+  writeSelection(dir, chosen);
 }
 
 /**
@@ -471,14 +480,11 @@ async function reconcileSelection(
   average: WeightAverage | null,
 ): Promise<Selection | null> {
   const chosen = selectWeights(records);
-  const file = path.join(dir, SELECTION_FILE);
-  const saved = fs.existsSync(file)
-    ? parseRunFile(selectionSchema, readJsonFile(file, SELECTION_FILE), file)
-    : null;
+  const saved = readSelection(dir);
   if (chosen === null || sameChoice(chosen, saved)) return saved;
   if (chosen.epoch !== startEpoch) {
     throw new RunFolderError(
-      `--resume: ${file} does not hold the validation choice of the kept epochs (epoch ${chosen.epoch}, ${chosen.weights}); start the run over with --overwrite`,
+      `--resume: ${path.join(dir, SELECTION_FILE)} does not hold the validation choice of the kept epochs (epoch ${chosen.epoch}, ${chosen.weights}); start the run over with --overwrite`,
     );
   }
   await saveSelection(dir, chosen, model, average);
@@ -498,34 +504,26 @@ function meanDiagonal(alpha: number[][][]): number {
 }
 
 async function main(argv: string[]): Promise<number> {
-  if (argv.includes("--help") || argv.includes("-h")) {
-    console.log(usage());
-    return 0;
-  }
+  const config = parseCommand(trainCommand, argv);
+  if (config === null) return EXIT.ok;
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
   try {
-    await runTraining(parseTrainArgs(argv), { signal: controller.signal });
-    return 0;
+    await runTraining(config, { signal: controller.signal });
+    return EXIT.ok;
   } catch (error) {
     if (error instanceof ConfigError || error instanceof TaskFileError || error instanceof RunFolderError) {
       console.error(`train: ${error.message}`);
-      return 2;
+      return EXIT.usage;
     }
-    if (error instanceof DataError) {
-      console.error(`train: ${error.message}`);
-      return 1;
-    }
-    if (error instanceof InterruptedError) {
-      console.error(`train: ${error.message}; continue with the same flags plus --resume`);
-      return 130;
-    }
+    if (error instanceof InterruptedError)
+      throw new InterruptedError(`${error.message}; continue with the same flags plus --resume`);
     throw error;
   }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  process.exitCode = await main(process.argv.slice(2));
+  runCommand(trainCommand, () => main(process.argv.slice(2)));
 }

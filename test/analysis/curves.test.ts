@@ -6,35 +6,46 @@ import { test } from "node:test";
 import { curveSeries, curvesMarkdown } from "../../analysis/curves.ts";
 import { readRunFiles } from "../../analysis/runs.ts";
 import { DEFAULT_TASKS } from "../../contracts/tasks.ts";
+import { epochRecord, runConfig } from "../../testing/run-records.ts";
 
 test("curves of a run in progress: validation and test, raw and EMA, the choice marked and the status stated", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stitch-curves-"));
   fs.writeFileSync(
     path.join(dir, "config.json"),
-    JSON.stringify({ n_epoch: 30, seed: 1, cross_stitch_enabled: true }),
+    JSON.stringify(runConfig({ n_epoch: 30, seed: 1, cross_stitch_enabled: true, val_size: 5000 })),
   );
   fs.writeFileSync(path.join(dir, "tasks.json"), JSON.stringify(DEFAULT_TASKS));
-  const record = (epoch: number, v: number) => ({
-    epoch,
-    test_accuracy: { fashion: v - 0.01, category: v },
-    test_accuracy_mean: v - 0.005,
-    validation_accuracy: { fashion: v, category: v + 0.01 },
-    validation_accuracy_mean: v + 0.005,
-    ema: {
-      test_accuracy: { fashion: v, category: v },
-      test_accuracy_mean: v,
-      validation_accuracy: { fashion: v, category: v },
-      validation_accuracy_mean: v + 0.01,
-    },
-    lr: 0.001,
-  });
+  const record = (epoch: number, v: number) =>
+    epochRecord({
+      epoch,
+      test_accuracy: { fashion: v - 0.01, category: v },
+      test_accuracy_mean: v - 0.005,
+      validation_accuracy: { fashion: v, category: v + 0.01 },
+      validation_accuracy_mean: v + 0.005,
+      ema: {
+        test_accuracy: { fashion: v, category: v },
+        test_accuracy_mean: v,
+        validation_accuracy: { fashion: v, category: v },
+        validation_accuracy_mean: v + 0.01,
+      },
+      lr: 0.001,
+    });
   fs.writeFileSync(
     path.join(dir, "metrics.jsonl"),
     `${[record(1, 0.8), record(2, 0.9)].map((r) => JSON.stringify(r)).join("\n")}\n`,
   );
   fs.writeFileSync(
     path.join(dir, "selection.json"),
-    JSON.stringify({ epoch: 2, weights: "ema", validation_accuracy_mean: 0.91, test_accuracy_mean: 0.9 }),
+    JSON.stringify({
+      epoch: 2,
+      weights: "ema",
+      criterion: "highest mean validation accuracy",
+      validation_accuracy: { fashion: 0.91, category: 0.91 },
+      validation_accuracy_mean: 0.91,
+      test_accuracy: { fashion: 0.9, category: 0.9 },
+      test_accuracy_mean: 0.9,
+      model: "model-best",
+    }),
   );
   const run = readRunFiles(dir);
   assert.ok(run);

@@ -6,6 +6,7 @@ import { test } from "node:test";
 import { analyseStudy, gainChartSvg, readStudy, resultsMarkdown } from "../../analysis/sharing.ts";
 import { meanInterval, verdict } from "../../analysis/stats.ts";
 import { DEFAULT_TASKS } from "../../contracts/tasks.ts";
+import { epochRecord, runConfig } from "../../testing/run-records.ts";
 import { legendLabels, seriesDashes, tickLabels } from "../charts/svg-reading.ts";
 
 test("mean and 95 % interval over seeds follow Student's t", () => {
@@ -31,17 +32,19 @@ function writeRun(
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(
     path.join(dir, "config.json"),
-    JSON.stringify({ n_epoch: nEpoch, seed: 1, cross_stitch_enabled: false }),
+    JSON.stringify(runConfig({ n_epoch: nEpoch, seed: 1, cross_stitch_enabled: false })),
   );
   fs.writeFileSync(path.join(dir, "tasks.json"), JSON.stringify(DEFAULT_TASKS));
   const lines = Array.from({ length: epochs }, (_, i) =>
-    JSON.stringify({
-      epoch: i + 1,
-      // Early epochs score lower: only the last 5 may enter the statistic.
-      test_accuracy: { fashion: i < epochs - 5 ? 0.1 : fashion, category: i < epochs - 5 ? 0.1 : category },
-      test_accuracy_mean: i < epochs - 5 ? 0.1 : (fashion + category) / 2,
-      derived_test_accuracy: { category_from_fashion: i < epochs - 5 ? 0.1 : mapped },
-    }),
+    JSON.stringify(
+      epochRecord({
+        epoch: i + 1,
+        // Early epochs score lower: only the last 5 may enter the statistic.
+        test_accuracy: { fashion: i < epochs - 5 ? 0.1 : fashion, category: i < epochs - 5 ? 0.1 : category },
+        test_accuracy_mean: i < epochs - 5 ? 0.1 : (fashion + category) / 2,
+        derived_test_accuracy: { category_from_fashion: i < epochs - 5 ? 0.1 : mapped },
+      }),
+    ),
   );
   fs.writeFileSync(path.join(dir, "metrics.jsonl"), `${lines.join("\n")}\n`);
   if (epochs === nEpoch) fs.writeFileSync(path.join(dir, "summary.json"), "{}");

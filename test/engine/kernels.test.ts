@@ -69,7 +69,32 @@ async function instantiate(flavour: Flavour) {
       scale: base + packed.scale.offset,
     };
   };
-  return { k, put, i8, f32, linear };
+  type Linear = ReturnType<typeof linear>;
+  /** The gemm kernels' common operands: `rows` rows at `a` (k padded as packed) by a packed layer of `n` columns. */
+  const operands = (a: number, rows: number, layer: Linear, n: number) =>
+    [
+      a,
+      rows,
+      layer.packed.kPadded,
+      layer.packed.kPadded,
+      layer.weights,
+      n,
+      layer.bias,
+      layer.colsum,
+      layer.scale,
+    ] as const;
+  const gemmQ8 = (
+    a: number,
+    rows: number,
+    layer: Linear,
+    n: number,
+    zp: number,
+    floor: number,
+    out: number,
+  ) => k.gemm_q8(...operands(a, rows, layer, n), zp, floor, out, n);
+  const gemmF32 = (a: number, rows: number, layer: Linear, n: number, out: number) =>
+    k.gemm_f32(...operands(a, rows, layer, n), out, n);
+  return { k, put, i8, f32, linear, gemmQ8, gemmF32 };
 }
 
 function randomLayer(n: number, k: number, saturating: boolean): LinearRef {
@@ -110,33 +135,20 @@ for (const flavour of FLAVOURS) {
     [4, 6, 7, 13, 1, true],
   ] as const) {
     test(`${flavour.name}: conv3x3 ${h}x${w}x${c} -> ${n}, ${images} images${saturating ? ", saturating" : ""}`, async () => {
-      const { k, put, i8, linear } = await instantiate(flavour);
+      const { k, put, i8, linear, gemmQ8 } = await instantiate(flavour);
       const layer = randomLayer(n, 9 * c, saturating);
       const inZp = int(-128, 127);
       const input = saturating
         ? Int8Array.from({ length: images * h * w * c }, () => (random() < 0.5 ? -128 : 127))
         : int8s(images * h * w * c);
-      const { packed, ...at } = linear(layer, inZp);
-      const cols = k.eng_alloc(images * h * w * packed.kPadded);
+      const packedLayer = linear(layer, inZp);
+      const { kPadded } = packedLayer.packed;
+      const cols = k.eng_alloc(images * h * w * kPadded);
       const out = k.eng_alloc(images * h * w * n);
       for (const relu of [false, true]) {
         const zp = relu ? -128 : int(-20, 20);
-        k.im2col3x3(put(input), cols, images, h, w, c, inZp, packed.kPadded);
-        k.gemm_q8(
-          cols,
-          images * h * w,
-          packed.kPadded,
-          packed.kPadded,
-          at.weights,
-          n,
-          at.bias,
-          at.colsum,
-          at.scale,
-          zp,
-          relu ? zp : -128,
-          out,
-          n,
-        );
+        k.im2col3x3(put(input), cols, images, h, w, c, inZp, kPadded);
+        gemmQ8(cols, images * h * w, packedLayer, n, zp, relu ? zp : -128, out);
         assert.deepEqual(
           i8(out, images * h * w * n),
           conv3x3Ref(input, images, h, w, c, inZp, layer, zp, relu),
@@ -147,46 +159,21 @@ for (const flavour of FLAVOURS) {
 
   for (const rows of [1, 2, 3, 5]) {
     test(`${flavour.name}: dense and float logits, ${rows} rows, k = 37, n = 7`, async () => {
-      const { k, put, i8, f32, linear } = await instantiate(flavour);
+      const { k, put, i8, f32, linear, gemmQ8, gemmF32 } = await instantiate(flavour);
       const layer = randomLayer(7, 37, rows === 3);
       const inZp = int(-128, 127);
       const input = int8s(rows * 37);
-      const { packed, ...at } = linear(layer, inZp);
+      const packedLayer = linear(layer, inZp);
+      const { packed } = packedLayer;
       // The kernels read k in blocks of 16: rows padded with zeros, as the engine copies them.
       const padded = new Int8Array(rows * packed.kPadded);
       for (let r = 0; r < rows; r++) padded.set(input.subarray(r * 37, (r + 1) * 37), r * packed.kPadded);
       const a = put(padded);
       const out = k.eng_alloc(rows * 7 * 4);
       const zp = int(-128, 0);
-      k.gemm_q8(
-        a,
-        rows,
-        packed.kPadded,
-        packed.kPadded,
-        at.weights,
-        7,
-        at.bias,
-        at.colsum,
-        at.scale,
-        zp,
-        zp,
-        out,
-        7,
-      );
+      gemmQ8(a, rows, packedLayer, 7, zp, zp, out);
       assert.deepEqual(i8(out, rows * 7), denseRef(input, rows, inZp, layer, zp, true));
-      k.gemm_f32(
-        a,
-        rows,
-        packed.kPadded,
-        packed.kPadded,
-        at.weights,
-        7,
-        at.bias,
-        at.colsum,
-        at.scale,
-        out,
-        7,
-      );
+      gemmF32(a, rows, packedLayer, 7, out);
       assert.deepEqual(f32(out, rows * 7), logitsRef(input, rows, inZp, layer));
     });
   }

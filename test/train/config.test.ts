@@ -5,7 +5,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { ConfigError, DEFAULT_CONFIG, parseTrainArgs } from "../../train/config.ts";
+import { UsageError } from "../../cli/args.ts";
+import { DEFAULT_CONFIG, parseTrainArgs } from "../../train/config.ts";
 
 test("defaults are the reference's hyperparameters", () => {
   const config = parseTrainArgs([]);
@@ -57,47 +58,65 @@ test("values are parsed and checked", () => {
   assert.equal(config.out, "runs/x");
 });
 
-test("bad flags and values throw a ConfigError naming the flag", () => {
+test("bad flags and values throw a UsageError naming the flag", () => {
   const cases: [string[], RegExp][] = [
-    [["--learning_rate", "0.1"], /unknown flag --learning_rate/],
+    [["--learning_rate", "0.1"], /Unknown option '--learning_rate'/],
     [["--lr", "fast"], /--lr: expected a number/],
-    [["--lr", "-1"], /--lr: must be > 0/],
+    [["--lr=-1"], /--lr: must be > 0/],
+    [["--lr", "-1"], /^Option '--lr' argument is ambiguous\.$/],
     [["--n_epoch", "2.5"], /--n_epoch: expected an integer/],
     [["--keep_prob", "1.5"], /--keep_prob: must be in \(0, 1\]/],
     [["--cross_stitch_enabled=maybe"], /expected true\/false/],
     [["--alpha_mode", "pixel"], /expected one of channel, layer/],
-    [["--n_batch_size"], /missing value/],
-    [["--seed", "1", "--seed", "2"], /given twice/],
-    [["epochs"], /unexpected argument/],
+    [["--n_batch_size"], /--n_batch_size <value>' argument missing/],
+    [["epochs"], /Unexpected argument 'epochs'/],
     [["--resume", "--overwrite"], /contradict/],
+    [["--resume", "maybe"], /Unexpected argument 'maybe'/],
+    [["--help"], /--help prints the usage/],
   ];
   for (const [argv, message] of cases) {
     assert.throws(
       () => parseTrainArgs(argv),
-      (error: Error) => error instanceof ConfigError && message.test(error.message),
+      (error: Error) => error instanceof UsageError && message.test(error.message),
+      argv.join(" "),
     );
   }
 });
 
-test("the train command rejects a bad flag with one line on stderr and exit code 2", () => {
-  const run = spawnSync(process.execPath, ["--import", "tsx", "train/train.ts", "--n_epochs", "3"], {
-    encoding: "utf8",
-  });
-  assert.equal(run.status, 2);
-  const lines = run.stderr.split("\n").filter((line) => line.startsWith("train:"));
-  assert.deepEqual(lines, ["train: unknown flag --n_epochs (see --help)"]);
-  assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace");
+const trainCli = (...argv: string[]) =>
+  spawnSync(process.execPath, ["--import", "tsx", "train/train.ts", ...argv], { encoding: "utf8" });
+
+test("the train command rejects a bad flag or value with one line on stderr, the usage and exit code 2", () => {
+  for (const [argv, line] of [
+    [["--n_epochs", "3"], "train: Unknown option '--n_epochs'"],
+    [["--ema_decay", "1"], "train: --ema_decay: must be in [0, 1), got 1"],
+  ] as const) {
+    const run = trainCli(...argv);
+    assert.equal(run.status, 2, run.stderr);
+    const lines = run.stderr.split("\n").filter((text) => text.startsWith("train:"));
+    assert.deepEqual(lines, [line]);
+    assert.match(run.stderr, /usage: npm run train -- \[flags\]/);
+    assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace");
+  }
+});
+
+test("train --help prints every flag with its default and exits 0 without training", () => {
+  const run = trainCli("--help", "--out", path.join(os.tmpdir(), "stitch-never-written"));
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /^usage: npm run train -- \[flags\]/);
+  for (const flag of Object.keys(DEFAULT_CONFIG)) assert.match(run.stdout, new RegExp(`--${flag} `), flag);
+  assert.match(
+    run.stdout,
+    /--cross_stitch_enabled \[true\|false\] +cross-stitch units between the towers \(true\)/,
+  );
+  assert.ok(!fs.existsSync(path.join(os.tmpdir(), "stitch-never-written")));
 });
 
 test("a one-task file with cross-stitch on is refused with exit code 2, before any data is read", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stitch-config-"));
   const taskFile = path.join(dir, "one-task.json");
   fs.writeFileSync(taskFile, JSON.stringify({ tasks: ["fashion"] }));
-  const run = spawnSync(
-    process.execPath,
-    ["--import", "tsx", "train/train.ts", "--tasks", taskFile, "--out", path.join(dir, "run")],
-    { encoding: "utf8" },
-  );
+  const run = trainCli("--tasks", taskFile, "--out", path.join(dir, "run"));
   assert.equal(run.status, 2);
   assert.match(run.stderr, /train: .*one task; cross-stitch units need two/);
   assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace");
@@ -122,6 +141,7 @@ test("--preset beyond sets its defaults, every flag still wins, and the default 
   assert.equal(overridden.aug_flip, 0);
   assert.equal(overridden.val_size, 1000);
   assert.equal(overridden.ema_decay, 0.999);
+  assert.equal(overridden.preset, "beyond");
   assert.throws(() => parseTrainArgs(["--preset", "fast"]), /--preset: expected one of reference, beyond/);
   assert.throws(() => parseTrainArgs(["--ema_decay", "1"]), /--ema_decay: must be in \[0, 1\)/);
   assert.throws(() => parseTrainArgs(["--limit", "100", "--train_size", "100"]), /give one/);

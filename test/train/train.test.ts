@@ -5,9 +5,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
+import { InterruptedError } from "../../cli/args.ts";
 import { ConfigError, parseTrainArgs } from "../../train/config.ts";
 import { loadCheckpoint } from "../../train/run-folder.ts";
-import { InterruptedError, RunFolderError, runTraining } from "../../train/train.ts";
+import { RunFolderError, runTraining } from "../../train/train.ts";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "stitch-train-"));
 const quiet = () => {};

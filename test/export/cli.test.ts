@@ -60,7 +60,8 @@ test("a model that is not one of ours", async () => {
 
 test("a run config that does not match the weights", async () => {
   const run = await copyRun(baseline);
-  await writeFile(join(run, "config.json"), JSON.stringify(fixtureArchitecture(true)));
+  const config = JSON.parse(await readFile(join(run, "config.json"), "utf8"));
+  await writeFile(join(run, "config.json"), JSON.stringify({ ...config, ...fixtureArchitecture(true) }));
   await exportFails(run, /config\.json says cross-stitch enabled but the weights lack cross-stitch units/);
 });
 

@@ -1,13 +1,18 @@
 // GET / in real headless Chromium against the worker in workerd: picking a
 // file and dropping one both show every task's prediction, the same as the API's,
 // the 28x28 image the model saw and the request's timing; the drop zone's box
-// overlaps nothing. A screenshot goes to .cache/browser/page.png for a person to look at.
+// overlaps nothing. A screenshot goes to .cache/browser/page.png for a person to look at;
+// STITCH_ARTIFACTS=<export> serves a real export instead of the random-weight fixture, which is
+// how the README's docs/page.png is made.
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type Browser, chromium } from "playwright-core";
 import sharp from "sharp";
+import type { Manifest } from "../../contracts/manifest.ts";
 import {
   type Fixture,
   loadTestImages,
@@ -15,6 +20,7 @@ import {
   type RunningWorker,
   startWorkerd,
 } from "../../testing/worker.ts";
+import { stageAssets } from "../../worker/dev/stage-assets.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 // Where Chromium is missing the test skips and says why; .ci/run installs it and requires it.
@@ -24,15 +30,23 @@ const skipWithoutChromium =
     ? false
     : `Chromium not found at ${CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM_PATH`;
 
-let fixture: Fixture;
+let fixture: Fixture | undefined;
+let stagedDir: string | undefined;
+let manifest: Manifest;
 let worker: RunningWorker;
 let browser: Browser;
 let pngs: Buffer[];
 
 before(async () => {
   if (skipWithoutChromium) return;
-  fixture = await makeFixture();
-  worker = await startWorkerd(fixture.assetsDir);
+  if (process.env.STITCH_ARTIFACTS) {
+    stagedDir = await mkdtemp(join(tmpdir(), "stitch-edge-browser-"));
+    manifest = await stageAssets(process.env.STITCH_ARTIFACTS, stagedDir);
+  } else {
+    fixture = await makeFixture();
+    manifest = fixture.manifest;
+  }
+  worker = await startWorkerd(stagedDir ?? fixture?.assetsDir ?? "");
   const { images } = await loadTestImages(2);
   // Shown at 140x140 as a dark product on white, the way a photo would arrive.
   pngs = await Promise.all(
@@ -63,6 +77,7 @@ after(async () => {
   await browser?.close();
   await worker?.stop();
   await fixture?.remove();
+  if (stagedDir) await rm(stagedDir, { recursive: true, force: true });
 });
 
 async function apiLabels(png: Buffer): Promise<Record<string, string>> {
@@ -116,10 +131,10 @@ test("the page shows both predictions for a picked file and a dropped file, and 
   const picked = await shownLabels();
   assert.deepEqual(
     Object.keys(picked),
-    fixture.manifest.tasks.map((t) => t.name),
+    manifest.tasks.map((t) => t.name),
   );
   assert.deepEqual(picked, await apiLabels(first));
-  assert.match((await page.textContent("#status")) ?? "", new RegExp(fixture.manifest.modelId));
+  assert.match((await page.textContent("#status")) ?? "", new RegExp(manifest.modelId));
   assert.match((await page.textContent("#timing")) ?? "", /^Round trip \d+ ms; server: decode .* inference /);
   // The canvas holds what the model saw: the API's own inputs for the same upload.
   const seen = await page.$eval("#seen", (canvas) => {
@@ -168,7 +183,7 @@ test("the page shows both predictions for a picked file and a dropped file, and 
   await page.waitForFunction(() => document.getElementById("status")?.textContent?.startsWith("Model"));
   assert.deepEqual(
     Object.keys(await shownLabels()),
-    fixture.manifest.tasks.map((t) => t.name),
+    manifest.tasks.map((t) => t.name),
   );
 
   await page.setInputFiles("#file", {

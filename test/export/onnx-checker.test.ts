@@ -75,7 +75,12 @@ test("exported graphs pass onnx.checker with full_check and carry their own desc
     assert.equal(metadata[ONNX_METADATA_KEYS.precision], precision);
     assert.deepEqual(
       JSON.parse(metadata[ONNX_METADATA_KEYS.tasks]),
-      manifest.tasks.map((t) => ({ name: t.name, classes: t.classes, output: t.output })),
+      manifest.tasks.map((t) => ({
+        name: t.name,
+        classes: t.classes,
+        output: t.output,
+        scoreTemperature: t.temperature,
+      })),
     );
     assert.deepEqual(JSON.parse(metadata[ONNX_METADATA_KEYS.input]), MODEL_INPUT);
     assert.deepEqual(JSON.parse(metadata[ONNX_METADATA_KEYS.normalization]), manifest.normalization);

@@ -27,6 +27,8 @@ const accuracyFields = {
   /** On the held-out validation split (runs with --val_size > 0). */
   validation_accuracy: z.record(z.string(), z.number()).optional(),
   validation_accuracy_mean: z.number().optional(),
+  /** The coarse tasks read off a finer head on the validation split, so validation can choose between the two. */
+  derived_validation_accuracy: z.record(z.string(), z.number()).optional(),
 };
 
 /** Accuracy of one set of weights (the raw ones or their moving average). */

@@ -311,9 +311,13 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
         : {}),
     };
     if (validationSet) {
-      const onValidation = await evaluateAll(weights, validationSet.images, validationSet.labels);
+      const onValidation = await evaluateAll(weights, validationSet.images, validationSet.labels, derived);
       result.validation_accuracy = byTask(tasks, onValidation.perTask);
       result.validation_accuracy_mean = mean(onValidation.perTask);
+      if (derived.length > 0)
+        result.derived_validation_accuracy = Object.fromEntries(
+          derived.map((d, i) => [d.name, onValidation.derived[i] as number]),
+        );
     }
     return result;
   };

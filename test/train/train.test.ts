@@ -111,6 +111,8 @@ test("a beyond-style run (validation, EMA, augmentation, cosine, smoothing) save
     assert.deepEqual(Object.keys(record.validation_accuracy), ["fashion", "category"]);
     assert.ok(record.ema.validation_accuracy_mean > 0 && record.ema.test_accuracy_mean > 0);
     assert.ok(record.derived_test_accuracy.category_from_fashion > 0.4);
+    assert.ok(record.derived_validation_accuracy.category_from_fashion > 0.4);
+    assert.ok(record.ema.derived_validation_accuracy.category_from_fashion > 0.4);
   }
   // The cosine schedule has decayed by the last epoch.
   assert.ok(records[1].lr < 0.001 * 0.01, `lr ${records[1].lr}`);

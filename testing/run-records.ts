@@ -1,6 +1,6 @@
 // Complete run-folder records (contracts/run-folder.ts) for tests that care about a few fields:
 // everything else gets a neutral value, so the records pass the same checked readers as a real run's.
-import type { EpochMetrics, RunConfig } from "../contracts/run-folder.ts";
+import { type EpochMetrics, RUN_FILES, type RunConfig, type Selection } from "../contracts/run-folder.ts";
 
 export function runConfig(fields: Partial<RunConfig> & { cross_stitch_enabled: boolean }): RunConfig {
   return {
@@ -27,4 +27,9 @@ export function epochRecord(
     alpha_self: [],
     ...fields,
   };
+}
+
+/** selection.json for a run whose validation chose `fields`' weights, saved as model-best/. */
+export function selectionRecord(fields: Omit<Selection, "criterion" | "model">): Selection {
+  return { criterion: "highest mean validation accuracy", model: RUN_FILES.selectedModelDir, ...fields };
 }

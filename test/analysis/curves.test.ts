@@ -6,7 +6,8 @@ import { test } from "node:test";
 import { curveSeries, curvesMarkdown } from "../../analysis/curves.ts";
 import { readRunFiles } from "../../analysis/runs.ts";
 import { DEFAULT_TASKS } from "../../contracts/tasks.ts";
-import { epochRecord, runConfig } from "../../testing/run-records.ts";
+import { writeSelection } from "../../stage-files/run-folder.ts";
+import { epochRecord, runConfig, selectionRecord } from "../../testing/run-records.ts";
 
 test("curves of a run in progress: validation and test, raw and EMA, the choice marked and the status stated", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stitch-curves-"));
@@ -34,17 +35,15 @@ test("curves of a run in progress: validation and test, raw and EMA, the choice 
     path.join(dir, "metrics.jsonl"),
     `${[record(1, 0.8), record(2, 0.9)].map((r) => JSON.stringify(r)).join("\n")}\n`,
   );
-  fs.writeFileSync(
-    path.join(dir, "selection.json"),
-    JSON.stringify({
+  writeSelection(
+    dir,
+    selectionRecord({
       epoch: 2,
       weights: "ema",
-      criterion: "highest mean validation accuracy",
       validation_accuracy: { fashion: 0.91, category: 0.91 },
       validation_accuracy_mean: 0.91,
       test_accuracy: { fashion: 0.9, category: 0.9 },
       test_accuracy_mean: 0.9,
-      model: "model-best",
     }),
   );
   const run = readRunFiles(dir);

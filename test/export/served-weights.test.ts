@@ -5,7 +5,9 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ExportError, readRunFolder } from "../../export/run-folder.ts";
+import { writeSelection } from "../../stage-files/run-folder.ts";
 import { buildFixtureModel, writeRunFolder } from "../../testing/run-folder.ts";
+import { selectionRecord } from "../../testing/run-records.ts";
 
 const KERNEL = "fashion_logits/kernel";
 
@@ -29,17 +31,15 @@ test("a run with selection.json serves model-best/, the weights validation chose
   const dir = await writeRunFolder(last, true);
   await mkdir(join(dir, "model-best"));
   await best.save(`file://${join(dir, "model-best")}`);
-  await writeFile(
-    join(dir, "selection.json"),
-    JSON.stringify({
+  writeSelection(
+    dir,
+    selectionRecord({
       epoch: 17,
       weights: "ema",
-      criterion: "highest mean validation accuracy",
       validation_accuracy: { fashion: 0.94, category: 0.96 },
       validation_accuracy_mean: 0.95,
       test_accuracy: { fashion: 0.93, category: 0.95 },
       test_accuracy_mean: 0.94,
-      model: "model-best",
     }),
   );
   const run = await readRunFolder(dir);

@@ -4,7 +4,7 @@
  * (Guo et al., "On Calibration of Modern Neural Networks", 2017), plus the share of answers at
  * or above a confidence and how often those are right.
  */
-import { scoresFromLogits } from "./scores.ts";
+import { type AnswerRule, answerScores } from "./scores.ts";
 
 export interface ReliabilityBin {
   /** [low, high) of the top-class probability; the last bin includes 1. */
@@ -27,11 +27,14 @@ export interface Calibration {
   bins: ReliabilityBin[];
 }
 
-/** Scores of each row of `logits` (count x classes, row-major, contracts/scores.ts): top-class score and argmax. */
+/**
+ * Served scores of each row of `logits` (count x classes, row-major) under `rule`
+ * (contracts/scores.ts; the plain softmax by default): top-class score and argmax.
+ */
 export function topClass(
   logits: Float32Array | number[],
   classes: number,
-  temperature = 1,
+  rule: AnswerRule = { temperature: 1 },
 ): { confidence: Float64Array; predicted: Int32Array } {
   const count = logits.length / classes;
   if (!Number.isInteger(count))
@@ -39,9 +42,9 @@ export function topClass(
   const confidence = new Float64Array(count);
   const predicted = new Int32Array(count);
   for (let i = 0; i < count; i++) {
-    const scores = scoresFromLogits(logits.slice(i * classes, (i + 1) * classes), temperature);
+    const scores = answerScores(logits.slice(i * classes, (i + 1) * classes), rule);
     let arg = 0;
-    for (let k = 1; k < classes; k++) if ((scores[k] as number) > (scores[arg] as number)) arg = k;
+    for (let k = 1; k < scores.length; k++) if ((scores[k] as number) > (scores[arg] as number)) arg = k;
     confidence[i] = scores[arg] as number;
     predicted[i] = arg;
   }

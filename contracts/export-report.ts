@@ -53,7 +53,10 @@ export const servedWeightsSchema = z.object({
 
 export type ServedWeights = z.infer<typeof servedWeightsSchema>;
 
-/** Temperature scaling of one task's scores, measured on the images it was fitted on. */
+/**
+ * One task's served answer, chosen and calibrated on the images it was fitted on (the validation
+ * split): its head or a finer head's grouped scores, and the temperature of those scores.
+ */
 export const taskTemperatureSchema = z.object({
   task: z.string(),
   temperature: z.number(),
@@ -61,6 +64,21 @@ export const taskTemperatureSchema = z.object({
   nllAfter: z.number(),
   eceBefore: z.number(),
   eceAfter: z.number(),
+  /** The finer task answered through (null: the task's own head); absent in older reports. */
+  answeredThrough: z
+    .object({ task: z.string(), classMap: z.array(z.number().int()) })
+    .nullable()
+    .optional(),
+  /** Every answer considered, with its validation accuracy; absent in older reports. */
+  candidates: z
+    .array(
+      z.object({
+        answeredThrough: z.string().nullable(),
+        validationAccuracy: z.number(),
+        temperature: z.number(),
+      }),
+    )
+    .optional(),
 });
 
 export type TaskTemperature = z.infer<typeof taskTemperatureSchema>;
@@ -106,6 +124,8 @@ export const exportReportSchema = z.object({
       int8: taskComparisonSchema,
       /** The engine against the int8 graph in onnxruntime-web (per-tower exports). */
       engine: taskComparisonSchema.optional(),
+      /** Test accuracy of the answer as served (int8 graph, answeredThrough applied); absent in older reports. */
+      servedAccuracy: z.number().optional(),
     }),
   ),
   /** Which kernels the engine ran and the pack's size (per-tower exports). */

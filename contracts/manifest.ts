@@ -5,6 +5,7 @@ import { z } from "zod";
 import { modelInputSchema } from "./image.ts";
 import { normalizationSchema } from "./normalization.ts";
 import { parseOrFail } from "./parse.ts";
+import type { AnswerRule } from "./scores.ts";
 import { TASK_NAME } from "./tasks.ts";
 
 export const MANIFEST_FORMAT = "stitch-edge-manifest";
@@ -26,13 +27,29 @@ export const taskEntrySchema = z.object({
   classes: z.array(z.string().min(1)).min(2),
   /** Name of this task's logits output in the ONNX graph. */
   output: z.string().min(1),
-  /** Test-set accuracy of the trained (tfjs) model and of each exported graph. */
-  accuracy: z.object({ trained: z.number(), float32: z.number(), int8: z.number() }),
+  /**
+   * Test-set accuracy of this task's head: the trained (tfjs) model and each exported graph; and
+   * of the answer as served (int8 graph, answeredThrough applied; absent in older manifests).
+   */
+  accuracy: z.object({
+    trained: z.number(),
+    float32: z.number(),
+    int8: z.number(),
+    served: z.number().optional(),
+  }),
   /**
    * Scores are softmax(logits / temperature) (contracts/scores.ts), the temperature fitted on the
    * run's validation split; 1 (the plain softmax) for a run without one and in older manifests.
    */
   temperature: z.number().positive().default(1),
+  /**
+   * Present when the export chose, on the validation split, to answer this task through a finer
+   * task's logits: its scores are that task's softmax(logits / temperature) summed per group,
+   * classMap[finer class] = this task's class (contracts/scores.ts). Absent: its own logits.
+   */
+  answeredThrough: z
+    .object({ task: z.string().regex(TASK_NAME), classMap: z.array(z.number().int().nonnegative()) })
+    .optional(),
 });
 
 export const manifestSchema = z.object({
@@ -67,9 +84,68 @@ export const manifestSchema = z.object({
 
 export type Manifest = z.infer<typeof manifestSchema>;
 
+/** Where each task's served answer comes from: the graph output it reads, and how. */
+export interface AnswerSource {
+  /** Index in tasks of the task whose logits are read (the task itself unless answered through another). */
+  source: number;
+  /** How many logits per image that output has. */
+  sourceClasses: number;
+  rule: AnswerRule;
+}
+
+/** Checks every answeredThrough against the task list and resolves it to an output index. */
+function resolveAnswerSources(tasks: readonly TaskEntry[]): AnswerSource[] | string {
+  const sources: AnswerSource[] = [];
+  for (const [t, task] of tasks.entries()) {
+    const through = task.answeredThrough;
+    if (!through) {
+      sources.push({
+        source: t,
+        sourceClasses: task.classes.length,
+        rule: { temperature: task.temperature },
+      });
+      continue;
+    }
+    const where = `tasks[${t}].answeredThrough`;
+    const source = tasks.findIndex((other) => other.name === through.task);
+    const finer = tasks[source];
+    if (!finer || source === t)
+      return `${where}.task: "${through.task}" is not another task of this manifest`;
+    if (finer.answeredThrough)
+      return `${where}.task: "${through.task}" is itself answered through another task`;
+    if (through.classMap.length !== finer.classes.length)
+      return `${where}.classMap: needs one entry per class of "${finer.name}" (${finer.classes.length})`;
+    const outside = through.classMap.findIndex((c) => c >= task.classes.length);
+    if (outside >= 0)
+      return `${where}.classMap[${outside}]: not one of this task's ${task.classes.length} classes`;
+    sources.push({
+      source,
+      sourceClasses: finer.classes.length,
+      rule: {
+        temperature: task.temperature,
+        grouping: { classMap: through.classMap, classes: task.classes.length },
+      },
+    });
+  }
+  return sources;
+}
+
+/** Each task's answer source, in task order (the manifest was validated on parse). */
+export function answerSources(manifest: Pick<Manifest, "tasks">): AnswerSource[] {
+  const sources = resolveAnswerSources(manifest.tasks);
+  if (typeof sources === "string") throw new Error(`invalid manifest at ${sources}`);
+  return sources;
+}
+
 export type TaskEntry = z.infer<typeof taskEntrySchema>;
 
 /** Parses and validates a manifest, naming the first offending field. */
 export function parseManifest(value: unknown): Manifest {
-  return parseOrFail(manifestSchema, value, (problem) => new Error(`invalid manifest at ${problem}`));
+  const manifest = parseOrFail(
+    manifestSchema,
+    value,
+    (problem) => new Error(`invalid manifest at ${problem}`),
+  );
+  answerSources(manifest); // throws on an answeredThrough naming no usable task
+  return manifest;
 }

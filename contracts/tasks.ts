@@ -130,3 +130,38 @@ export function taskLabels(task: TaskSpec, sourceLabels: Uint8Array): Int32Array
   for (let i = 0; i < sourceLabels.length; i++) out[i] = task.labelMap[sourceLabels[i] as number] as number;
   return out;
 }
+
+/**
+ * A coarse task answered through a finer one: the finer head's answer mapped to its group, e.g.
+ * "category" read off the "fashion" head. It is the fair baseline for a relabelling task, and
+ * the export serves it instead of the coarse head where the validation split prefers it.
+ */
+export interface Derivation {
+  /** Tower index of the finer task. */
+  from: number;
+  /** Tower index of the coarse task whose labels it is scored against. */
+  to: number;
+  /** classMap[fine class] = coarse class. */
+  classMap: number[];
+}
+
+/**
+ * Every pair where one task's classes each fall wholly inside one class of a coarser task,
+ * named "<coarse>_from_<fine>" (for the default tasks: category_from_fashion).
+ */
+export function derivations(tasks: readonly TaskSpec[]): (Derivation & { name: string })[] {
+  const found: (Derivation & { name: string })[] = [];
+  tasks.forEach((fine, from) => {
+    tasks.forEach((coarse, to) => {
+      if (from === to || fine.classes.length <= coarse.classes.length) return;
+      const classMap = fine.classes.map(() => -1);
+      const consistent = fine.labelMap.every((fineClass, source) => {
+        const coarseClass = coarse.labelMap[source] as number;
+        if (classMap[fineClass] === -1) classMap[fineClass] = coarseClass;
+        return classMap[fineClass] === coarseClass;
+      });
+      if (consistent) found.push({ name: `${coarse.name}_from_${fine.name}`, from, to, classMap });
+    });
+  });
+  return found;
+}

@@ -10,7 +10,6 @@ import {
   ONNX_METADATA_KEYS,
   REPORT_FILE,
 } from "../contracts/artifacts.ts";
-import { calibration, topClass } from "../contracts/calibration.ts";
 import { PACK_VERSION } from "../contracts/engine-pack.ts";
 import type {
   Check,
@@ -38,7 +37,7 @@ import { compareTask, type TaskLogits } from "./parity.ts";
 import { applyPasses, type GraphLayout } from "./passes/index.ts";
 import { quantizedActivations, quantizeGraph } from "./quantize.ts";
 import { ExportError, type RunFolder, readRunFolder } from "./run-folder.ts";
-import { fitTemperature } from "./score-temperature.ts";
+import { answerAccuracy, chooseAnswers } from "./served-answers.ts";
 
 /**
  * The trained model's logits per task (task order, count * classes values each) for standardized
@@ -151,11 +150,11 @@ async function quantizeBest(
 }
 
 /**
- * One temperature per task for the served scores, fitted on the int8 graph's logits (what the
- * worker serves) over the run's validation split: the images no training step and no other choice
- * has used for anything but validation. The test set is never used.
+ * Each task's served answer and the temperature of its scores, chosen on the int8 graph's logits
+ * (what the worker serves) over the run's validation split: the images no training step and no
+ * other choice has used for anything but validation (served-answers.ts). The test set is never used.
  */
-async function fitScoreTemperatures(
+async function chooseServedScores(
   run: RunFolder,
   train: Split,
   int8Bytes: Uint8Array,
@@ -164,37 +163,41 @@ async function fitScoreTemperatures(
   if (!run.validation)
     return {
       method: "none",
-      reason: "the run holds no validation split, so scores are the plain softmax of the logits",
+      reason:
+        "the run holds no validation split, so each task serves its own head's plain softmax of the logits",
       validationImages: 0,
       tasks: [],
     };
   const validation = stratifiedSplit(train, run.validation.size, run.validation.seed).validation;
   const logits = await graphLogits(int8Bytes, "wasm", standardize(validation.images, run.normalization), run);
-  const tasks = run.tasks.map((task, t) => {
-    const { values, classes } = logits[t] as TaskLogits;
-    const labels = taskLabels(task, validation.labels);
-    const fit = fitTemperature(values, labels, classes);
-    const ece = (temperature: number) => {
-      const { confidence, predicted } = topClass(values, classes, temperature);
-      return calibration(
-        confidence,
-        Array.from(predicted, (p, i) => p === labels[i]),
-      ).ece;
-    };
-    const entry = { task: task.name, ...fit, eceBefore: ece(1), eceAfter: ece(fit.temperature) };
+  const labels = run.tasks.map((task) => taskLabels(task, validation.labels));
+  const tasks = chooseAnswers(run.tasks, logits, labels);
+  for (const answer of tasks) {
+    const candidates = answer.candidates
+      .map((c) => `${c.answeredThrough ?? "own"} head ${(100 * c.validationAccuracy).toFixed(2)}%`)
+      .join(" vs ");
     log(
-      `${task.name}: score temperature ${fit.temperature.toFixed(3)} on ${validation.count} validation images: ` +
-        `ECE ${(100 * entry.eceBefore).toFixed(2)}% -> ${(100 * entry.eceAfter).toFixed(2)}%, ` +
-        `NLL ${fit.nllBefore.toFixed(4)} -> ${fit.nllAfter.toFixed(4)}`,
+      `${answer.task}: serves ${answer.answeredThrough ? `the ${answer.answeredThrough.task} head's scores grouped` : "its own head"}` +
+        `${answer.candidates.length > 1 ? ` (validation: ${candidates})` : ""}; ` +
+        `score temperature ${answer.temperature.toFixed(3)} on ${validation.count} validation images: ` +
+        `ECE ${(100 * answer.eceBefore).toFixed(2)}% -> ${(100 * answer.eceAfter).toFixed(2)}%, ` +
+        `NLL ${answer.nllBefore.toFixed(4)} -> ${answer.nllAfter.toFixed(4)}`,
     );
-    return entry;
-  });
+  }
   return {
     method: "temperature scaling",
-    reason: `fitted per task on the run's validation split (${validation.count} held-out training images), minimising the negative log-likelihood of the int8 graph's scores`,
+    reason:
+      `chosen and fitted per task on the run's validation split (${validation.count} held-out training images): ` +
+      "the answer (own head, or a finer head's scores grouped) right on more of them, then the temperature minimising the negative log-likelihood of the int8 graph's scores",
     validationImages: validation.count,
     tasks,
   };
+}
+
+/** The manifest's and ONNX metadata's answeredThrough of task i, when it has one. */
+function answeredThrough(scores: ScoreCalibration, i: number) {
+  const through = scores.tasks[i]?.answeredThrough;
+  return through ? { answeredThrough: through } : {};
 }
 
 /** What each written ONNX file says about itself: the manifest's facts for that graph. */
@@ -214,6 +217,7 @@ function onnxMetadata(
         classes: t.classes,
         output: logitsName(t.name),
         scoreTemperature: scores.tasks[i]?.temperature ?? 1,
+        ...answeredThrough(scores, i),
       })),
     ),
     [ONNX_METADATA_KEYS.input]: JSON.stringify(MODEL_INPUT),
@@ -227,7 +231,9 @@ function graphDocString(run: RunFolder, what: string): string {
     `stitch-edge ${what} of run ${run.name}. Input ${MODEL_INPUT.name}: [batch, ${MODEL_INPUT.height}, ` +
     `${MODEL_INPUT.width}, ${MODEL_INPUT.channels}] grayscale images, light object on black, z-scored with ` +
     `${ONNX_METADATA_KEYS.normalization}. Outputs, logits: ${outputs.join(", ")}; scores are ` +
-    `softmax(logits / scoreTemperature), the temperature per task in ${ONNX_METADATA_KEYS.tasks}.`
+    `softmax(logits / scoreTemperature), the temperature per task in ${ONNX_METADATA_KEYS.tasks}; a task ` +
+    "listed with answeredThrough serves that finer task's scores at its own temperature, summed per group " +
+    "(classMap[finer class] = its class)."
   );
 }
 
@@ -299,7 +305,16 @@ export async function exportRun(
     log(`parity on ${test.count} test images: tfjs vs int8 (onnxruntime-web wasm)`);
     const int8Logits = await graphLogits(int8Bytes, "wasm", testImages, run);
     const int8 = compareAll(run, reference, int8Logits, test);
-    const scores = await fitScoreTemperatures(run, data.train, int8Bytes, log);
+    const scores = await chooseServedScores(run, data.train, int8Bytes, log);
+    const served = answerAccuracy(
+      run.tasks,
+      scores.tasks,
+      int8Logits,
+      run.tasks.map((t) => taskLabels(t, test.labels)),
+    );
+    log(
+      `served answers on ${test.count} test images: ${run.tasks.map((t, i) => `${t.name} ${(100 * (served[i] as number)).toFixed(2)}%`).join(", ")}`,
+    );
 
     // The engine serves per-tower graphs only; a fused export stays ONNX-only.
     const packed =
@@ -405,6 +420,7 @@ export async function exportRun(
         float32: float32[i] as TaskComparison,
         int8: int8[i] as TaskComparison,
         ...(engine ? { engine: engine.tasks[i] as TaskComparison } : {}),
+        servedAccuracy: served[i] as number,
       })),
       ...(engine && packed ? { engine: { kernels: engine.kernels, packBytes: packed.bytes.length } } : {}),
       checks,
@@ -429,8 +445,10 @@ export async function exportRun(
           trained: float32[i]?.referenceAccuracy,
           float32: float32[i]?.accuracy,
           int8: int8[i]?.accuracy,
+          served: served[i],
         },
         temperature: scores.tasks[i]?.temperature ?? 1,
+        ...answeredThrough(scores, i),
       })),
       input: MODEL_INPUT,
       normalization: run.normalization,

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { ENGINE_FILE } from "../contracts/artifacts.ts";
 import { PACK_VERSION } from "../contracts/engine-pack.ts";
 import { type Manifest, parseManifest } from "../contracts/manifest.ts";
-import { BUILTIN_TASKS, type TaskSpec } from "../contracts/tasks.ts";
+import { BUILTIN_TASKS, derivations, type TaskSpec } from "../contracts/tasks.ts";
 import { createRng } from "../data/dataset.ts";
 import { calibratedParams, collectHistograms } from "../export/calibrate.ts";
 import { INPUT_NAME, importModel, logitsName } from "../export/import-model.ts";
@@ -138,7 +138,8 @@ export const FIXTURE_SCORE_TEMPERATURES = [0.6, 1.7];
 
 /**
  * An export folder for the worker: the random-weight cross-stitch graph (int8, float32), its
- * engine pack and a manifest naming all three, as the export writes them.
+ * engine pack and a manifest naming all three, as the export writes them. Like a beyond export
+ * whose validation split chose so, it answers category through the fashion head, grouped.
  */
 export async function writeEngineFixtureArtifacts(dir: string): Promise<Manifest> {
   const options = { tasks: DEFAULT_FIXTURE_TASKS, crossStitch: "channel", seed: 11 } as const;
@@ -152,7 +153,16 @@ export async function writeEngineFixtureArtifacts(dir: string): Promise<Manifest
   const withEngine = parseManifest({
     ...manifest,
     // Scores as an export with a validation split serves them, so tests see the temperature applied.
-    tasks: manifest.tasks.map((task, i) => ({ ...task, temperature: FIXTURE_SCORE_TEMPERATURES[i] ?? 1 })),
+    tasks: manifest.tasks.map((task, i) => {
+      const through = derivations(options.tasks).find((d) => d.to === i);
+      return {
+        ...task,
+        temperature: FIXTURE_SCORE_TEMPERATURES[i] ?? 1,
+        ...(through
+          ? { answeredThrough: { task: options.tasks[through.from]?.name, classMap: through.classMap } }
+          : {}),
+      };
+    }),
     models: {
       ...manifest.models,
       engine: { file: ENGINE_FILE, bytes: packed.length, sha256, formatVersion: PACK_VERSION },

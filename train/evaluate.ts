@@ -1,42 +1,8 @@
 /** Accuracy per task of the inference model (moving BN statistics, no dropout) on a labelled set. */
-import type { TaskSpec } from "../contracts/tasks.ts";
+import type { Derivation } from "../contracts/tasks.ts";
 import * as tf from "./tf.ts";
 
 const EVAL_BATCH = 1000;
-
-/**
- * A coarse task answered through a finer one: the finer head's argmax mapped to its group, e.g.
- * "category" read off the "fashion" head. It is the fair baseline for a relabelling task.
- */
-export interface Derivation {
-  /** Tower index of the finer task. */
-  from: number;
-  /** Tower index of the coarse task whose labels it is scored against. */
-  to: number;
-  /** classMap[fine class] = coarse class. */
-  classMap: number[];
-}
-
-/**
- * Every pair where one task's classes each fall wholly inside one class of a coarser task,
- * named "<coarse>_from_<fine>" (for the default tasks: category_from_fashion).
- */
-export function derivations(tasks: readonly TaskSpec[]): (Derivation & { name: string })[] {
-  const found: (Derivation & { name: string })[] = [];
-  tasks.forEach((fine, from) => {
-    tasks.forEach((coarse, to) => {
-      if (from === to || fine.classes.length <= coarse.classes.length) return;
-      const classMap = fine.classes.map(() => -1);
-      const consistent = fine.labelMap.every((fineClass, source) => {
-        const coarseClass = coarse.labelMap[source] as number;
-        if (classMap[fineClass] === -1) classMap[fineClass] = coarseClass;
-        return classMap[fineClass] === coarseClass;
-      });
-      if (consistent) found.push({ name: `${coarse.name}_from_${fine.name}`, from, to, classMap });
-    });
-  });
-  return found;
-}
 
 export interface Accuracies {
   perTask: number[];

@@ -17,7 +17,7 @@ import {
   type Selection,
   type WeightsAccuracy,
 } from "../contracts/run-folder.ts";
-import { DEFAULT_TASKS, TaskFileError, type TaskSpec, taskLabels } from "../contracts/tasks.ts";
+import { DEFAULT_TASKS, derivations, TaskFileError, type TaskSpec, taskLabels } from "../contracts/tasks.ts";
 import { createRng, takeSubset } from "../data/dataset.ts";
 import { loadFashionMnist, type Split } from "../data/fashion-mnist.ts";
 import { balancedSubset, epochOrder, SplitError, stratifiedSplit } from "../data/split.ts";
@@ -37,7 +37,7 @@ import {
 import { augmentationEnabled, augmentBatch, drawAugmentation } from "./augment.ts";
 import { ConfigError, DEFAULT_CONFIG, type TrainConfig, trainCommand } from "./config.ts";
 import { WeightAverage } from "./ema.ts";
-import { derivations, evaluateAll } from "./evaluate.ts";
+import { evaluateAll } from "./evaluate.ts";
 import { buildModel } from "./model.ts";
 import {
   latestCheckpointEpoch,

@@ -4,8 +4,8 @@
 // manifest's SHA-256 before use.
 import { MANIFEST_FILE } from "../contracts/artifacts.ts";
 import { PIXELS_PER_IMAGE } from "../contracts/image.ts";
-import { type Manifest, parseManifest } from "../contracts/manifest.ts";
-import { scoresFromLogits } from "../contracts/scores.ts";
+import { type AnswerSource, answerSources, type Manifest, parseManifest } from "../contracts/manifest.ts";
+import { answerScores } from "../contracts/scores.ts";
 import { ApiError } from "./errors.ts";
 
 /** What the Workers static-assets binding offers; a directory reader stands in for it under Node. */
@@ -81,10 +81,15 @@ export class Model {
   /** session.run is not re-entrant: concurrent requests queue here. */
   private queue: Promise<unknown> = Promise.resolve();
 
+  /** Per task, the logits its answer reads (its own, or a finer task's). */
+  private readonly answers: AnswerSource[];
+
   private constructor(
     readonly manifest: Manifest,
     readonly engine: LogitsEngine,
-  ) {}
+  ) {
+    this.answers = answerSources(manifest);
+  }
 
   static async load(assets: AssetFetcher, opener: EngineOpener): Promise<Model> {
     const manifest = parseManifest(await (await readAsset(assets, MANIFEST_FILE)).json());
@@ -107,11 +112,11 @@ export class Model {
     const outputs = await this.engine.run(batch, images.length);
     const predictions: ImagePrediction[] = images.map(() => ({}));
     for (const [t, task] of tasks.entries()) {
-      const logits = outputs[t];
-      if (!logits) throw new Error(`the engine gave no logits for ${task.output}`);
-      const classes = task.classes.length;
+      const { source, sourceClasses, rule } = this.answers[t] as AnswerSource;
+      const logits = outputs[source];
+      if (!logits) throw new Error(`the engine gave no logits for ${tasks[source]?.output}`);
       predictions.forEach((prediction, i) => {
-        const scores = scoresFromLogits(logits.subarray(i * classes, (i + 1) * classes), task.temperature);
+        const scores = answerScores(logits.subarray(i * sourceClasses, (i + 1) * sourceClasses), rule);
         const ranked = Array.from(scores, (score, index) => ({ index, score })).sort(
           (a, b) => b.score - a.score,
         );

@@ -77,6 +77,27 @@ test("exports int8 and float32 graphs, a valid manifest and the parity report", 
     assert.ok(fit.temperature > 0.05 && fit.temperature < 20, `${fit.task} temperature ${fit.temperature}`);
     assert.ok(fit.nllAfter <= fit.nllBefore, `${fit.task} NLL ${fit.nllBefore} -> ${fit.nllAfter}`);
   }
+  // Category chose between its head and the fashion head grouped, on validation; the manifest
+  // serves that choice and states its test accuracy.
+  const [fashionAnswer, categoryAnswer] = report.scores.tasks;
+  assert.equal(fashionAnswer.candidates.length, 1);
+  assert.deepEqual(
+    categoryAnswer.candidates.map((c: { answeredThrough: string | null }) => c.answeredThrough),
+    [null, "fashion"],
+  );
+  const [own, grouped] = categoryAnswer.candidates;
+  assert.equal(
+    categoryAnswer.answeredThrough?.task ?? null,
+    grouped.validationAccuracy > own.validationAccuracy ? "fashion" : null,
+  );
+  assert.deepEqual(written.tasks[1]?.answeredThrough, categoryAnswer.answeredThrough ?? undefined);
+  assert.equal(
+    written.tasks[0]?.accuracy.served,
+    written.tasks[0]?.accuracy.int8,
+    "fashion serves its own head",
+  );
+  for (const [i, task] of report.tasks.entries())
+    assert.equal(task.servedAccuracy, written.tasks[i]?.accuracy.served);
 
   // One graph, every task head a named output, batch dimension free.
   const session = await ort.InferenceSession.create(join(outDir, INT8_FILE));

@@ -80,6 +80,7 @@ test("exported graphs pass onnx.checker with full_check and carry their own desc
         classes: t.classes,
         output: t.output,
         scoreTemperature: t.temperature,
+        ...(t.answeredThrough ? { answeredThrough: t.answeredThrough } : {}),
       })),
     );
     assert.deepEqual(JSON.parse(metadata[ONNX_METADATA_KEYS.input]), MODEL_INPUT);

@@ -3,10 +3,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { EpochMetrics } from "../../contracts/run-folder.ts";
-import { DEFAULT_TASKS } from "../../contracts/tasks.ts";
+import { DEFAULT_TASKS, derivations } from "../../contracts/tasks.ts";
 import { type AugmentSettings, augmentBatch, drawAugmentation } from "../../train/augment.ts";
 import { emaDecayAt, UPDATE_EVERY, WeightAverage } from "../../train/ema.ts";
-import { derivations } from "../../train/evaluate.ts";
 import { smoothedCrossEntropy } from "../../train/forward.ts";
 import { buildModel } from "../../train/model.ts";
 import { selectWeights } from "../../train/selection.ts";

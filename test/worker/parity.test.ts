@@ -2,9 +2,10 @@
 // (wasm, one thread, under Node) on the same int8 graph, for 100 real
 // Fashion-MNIST test images sent as PNG files: same labels, same scores to
 // float32 rounding, each task's scores at the manifest's temperature (the
-// fixture's are not 1). onnxruntime-web is the runtime the export judges int8
-// graphs by and the engine equals bit for bit; native onnxruntime differs in the
-// last bits (its float conv1 uses FMA). STITCH_ARTIFACTS=<dir> runs it against a
+// fixture's are not 1) and from the logits the manifest names (the fixture
+// answers category through the fashion head, grouped). onnxruntime-web is the
+// runtime the export judges int8 graphs by and the engine equals bit for bit;
+// native onnxruntime differs in the last bits (its float conv1 uses FMA). STITCH_ARTIFACTS=<dir> runs it against a
 // real export instead of the fixture graph.
 import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -13,9 +14,9 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import * as ort from "onnxruntime-web";
 import sharp from "sharp";
-import type { Manifest } from "../../contracts/manifest.ts";
+import { type AnswerSource, answerSources, type Manifest } from "../../contracts/manifest.ts";
 import { standardize } from "../../contracts/normalization.ts";
-import { scoresFromLogits } from "../../contracts/scores.ts";
+import { answerScores } from "../../contracts/scores.ts";
 import {
   type Fixture,
   loadTestImages,
@@ -71,6 +72,7 @@ test(`workerd answers ${IMAGES} PNG test images as onnxruntime-web does on the s
   const dims = manifest.input.shape.map((d, i) => (i === 0 ? IMAGES : d));
   const outputs = await session.run({ [manifest.input.name]: new ort.Tensor("float32", batch, dims) });
 
+  const sources = answerSources(manifest);
   let worstScoreGap = 0;
   for (let n = 0; n < IMAGES; n++) {
     const image = images[n] ?? new Uint8Array();
@@ -86,12 +88,13 @@ test(`workerd answers ${IMAGES} PNG test images as onnxruntime-web does on the s
     const { predictions } = (await response.json()) as {
       predictions: Record<string, { index: number; label: string; score: number }>[];
     };
-    for (const task of manifest.tasks) {
-      const classes = task.classes.length;
-      const output = outputs[task.output];
-      assert.ok(output, `onnxruntime-web has no output ${task.output}`);
-      const logits = (output.data as Float32Array).subarray(n * classes, (n + 1) * classes);
-      const scores = Array.from(scoresFromLogits(logits, task.temperature));
+    for (const [t, task] of manifest.tasks.entries()) {
+      const { source, sourceClasses, rule } = sources[t] as AnswerSource;
+      const sourceOutput = manifest.tasks[source]?.output ?? "";
+      const output = outputs[sourceOutput];
+      assert.ok(output, `onnxruntime-web has no output ${sourceOutput}`);
+      const logits = (output.data as Float32Array).subarray(n * sourceClasses, (n + 1) * sourceClasses);
+      const scores = Array.from(answerScores(logits, rule));
       const expected = scores.indexOf(Math.max(...scores));
       const got = predictions[0]?.[task.name];
       assert.ok(got, `image ${n}: task ${task.name} missing`);

@@ -1,10 +1,12 @@
 /**
- * The sharing study's analysis (`npm run study:report -- [--root runs/sharing] [--out reports/sharing]`):
+ * The sharing study's analysis (`npm run study:report -- [--root reports/sharing/runs] [--out reports/sharing]`):
  * for each training-set size, the gain of cross-stitch over the baseline per task, paired by
  * seed, as a mean with a 95 % confidence interval over seeds, on the mean test accuracy of the
  * last 5 epochs (and of the final epoch); and the fair baseline for "category", which is a
- * relabelling of "fashion": the baseline's fashion head, its argmax mapped to its group. Only
- * finished runs count; runs still going are listed with the epoch they reached. Writes
+ * relabelling of "fashion": the baseline's fashion head, its argmax mapped to its group. It reads
+ * the git-tracked records train/study.ts publishes (same layout and files as the run folders, so
+ * they survive the machine); `--root runs/sharing` reads the run folders themselves, where runs
+ * still going are listed with the epoch they reached. Only finished runs count. Writes
  * summary.json, results.md and gain-vs-size.{svg,png}.
  */
 import fs from "node:fs";
@@ -15,7 +17,7 @@ import { type ChartSeries, lineChartSvg } from "../charts/line-chart.ts";
 import { lineStyle } from "../charts/style.ts";
 import { type Command, EXIT, flagValue, parseCommand, runCommand } from "../cli/args.ts";
 import type { EpochMetrics } from "../contracts/run-folder.ts";
-import type { StudyVariant } from "../contracts/study.ts";
+import { STUDY_RECORDS_DIR, type StudyVariant } from "../contracts/study.ts";
 import { writeChart } from "../stage-files/chart-files.ts";
 import { listStudyRuns } from "../stage-files/study.ts";
 import { AnalysisError, lastMean, readRunFiles } from "./runs.ts";
@@ -54,7 +56,7 @@ function figures(
   return { perTask, derived };
 }
 
-/** Every run folder under root/n<size>/<variant>-s<seed> with at least one epoch. */
+/** Every run folder or record under root/n<size>/<variant>-s<seed> with at least one epoch. */
 export function readStudy(root: string): StudyRunFigures[] {
   if (!fs.existsSync(root)) throw new AnalysisError(`${root}: no such folder (run npm run study first)`);
   const found: StudyRunFigures[] = [];
@@ -260,11 +262,14 @@ const command = {
   summary:
     "the sharing study's analysis: cross-stitch's gain over the baseline per size, paired by seed, with 95 % intervals.",
   flags: {
-    root: { value: "DIR", help: "the study's run folders (runs/sharing)" },
+    root: {
+      value: "DIR",
+      help: `the study's published records, or its run folders (runs/sharing) to see runs in progress (${STUDY_RECORDS_DIR})`,
+    },
     out: { value: "DIR", help: "where summary.json, results.md and the plot go (reports/sharing)" },
   },
   schema: z.object({
-    root: flagValue.path().default("runs/sharing"),
+    root: flagValue.path().default(STUDY_RECORDS_DIR),
     out: flagValue.path().default("reports/sharing"),
   }),
 } satisfies Command<z.ZodType>;

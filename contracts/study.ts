@@ -1,5 +1,25 @@
 // The sharing study's folder layout: one run folder per training-set size, variant and seed at
 // <root>/n<size>/<variant>-s<seed>, written by train/study.ts and read by analysis/sharing.ts.
+// Each finished run's record (its small files, same names, same layout) is kept under
+// STUDY_RECORDS_DIR.
+import { RUN_FILES } from "./run-folder.ts";
+
+/**
+ * Git-tracked home of the finished runs' records: machines are wiped between sessions and a run
+ * folder, checkpoints included, is too big to commit, so only its record survives.
+ */
+export const STUDY_RECORDS_DIR = "reports/sharing/runs";
+
+/** What the analysis reads of a finished run; checkpoints, models and logs stay behind. */
+export const STUDY_RECORD_FILES = [
+  RUN_FILES.config,
+  RUN_FILES.tasks,
+  RUN_FILES.metrics,
+  RUN_FILES.summary,
+] as const;
+
+export type StudyRecordFile = (typeof STUDY_RECORD_FILES)[number];
+
 export const STUDY_VARIANTS = ["baseline", "cross-stitch"] as const;
 export type StudyVariant = (typeof STUDY_VARIANTS)[number];
 

@@ -3,13 +3,16 @@
  * seeds, reference preset. The small sizes see the same number of images (30 epochs of 10,000
  * drawn from their pool, 300k in all); the full set trains its usual 30 epochs of 60,000.
  *
- *   npm run study -- [--root runs/sharing] [--sizes 1000,3000,10000,60000] [--seeds 1,2,3] [--data_dir DIR] [--dry_run]
+ *   npm run study -- [--root runs/sharing] [--records reports/sharing/runs] [--sizes 1000,3000,10000,60000] [--seeds 1,2,3] [--data_dir DIR] [--dry_run]
  *   (npm run study -- --help lists them)
  *
  * Runs go smallest first, both variants of a seed back to back, one at a time, each as its own
- * `train/train.ts` process in <root>/n<size>/<variant>-s<seed> with its log beside it. Re-running
- * skips finished runs and resumes an interrupted one, so the driver itself is resumable. The
- * analysis is `npm run study:report` (analysis/sharing.ts), which reads whatever has finished.
+ * `train/train.ts` process in <root>/n<size>/<variant>-s<seed> with its log beside it. The
+ * machines are wiped between sessions, so each run is published as soon as it finishes: its
+ * record (config, tasks, metrics, summary; no checkpoints) goes to <records>/n<size>/<variant>-s<seed>,
+ * which git keeps once it is committed. Re-running skips published runs, publishes finished ones
+ * without training them again and resumes an interrupted one, so the driver itself is resumable.
+ * The analysis is `npm run study:report` (analysis/sharing.ts), which reads the records.
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -18,8 +21,8 @@ import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { type Command, EXIT, flagValue, InterruptedError, parseCommand, runCommand } from "../cli/args.ts";
 import { RUN_FILES } from "../contracts/run-folder.ts";
-import { STUDY_VARIANTS, type StudyRunKey } from "../contracts/study.ts";
-import { studyRunDir } from "../stage-files/study.ts";
+import { STUDY_RECORDS_DIR, STUDY_VARIANTS, type StudyRunKey } from "../contracts/study.ts";
+import { hasStudyRecord, publishStudyRecord, studyRunDir } from "../stage-files/study.ts";
 
 export const STUDY_SIZES = [1000, 3000, 10000, 60000];
 export const STUDY_SEEDS = [1, 2, 3];
@@ -74,11 +77,13 @@ export function studyPlan(
   );
 }
 
-export type RunState = "finished" | "interrupted" | "new";
+/** published: its record is under the records folder; finished: its run folder is, the record not yet. */
+export type RunState = "published" | "finished" | "interrupted" | "new";
 
-export function runState(dir: string): RunState {
-  if (fs.existsSync(path.join(dir, RUN_FILES.summary))) return "finished";
-  if (fs.existsSync(path.join(dir, RUN_FILES.config))) return "interrupted";
+export function runState(run: StudyRun, recordsRoot: string): RunState {
+  if (hasStudyRecord(recordsRoot, run)) return "published";
+  if (fs.existsSync(path.join(run.dir, RUN_FILES.summary))) return "finished";
+  if (fs.existsSync(path.join(run.dir, RUN_FILES.config))) return "interrupted";
   return "new";
 }
 
@@ -102,6 +107,10 @@ const command = {
     "the sharing study: baseline vs cross-stitch per class-balanced training-set size and seed, one train process at a time; re-running resumes.",
   flags: {
     root: { value: "DIR", help: "where the run folders go, <root>/n<size>/<variant>-s<seed> (runs/sharing)" },
+    records: {
+      value: "DIR",
+      help: `where each finished run's record is published for git, same layout (${STUDY_RECORDS_DIR})`,
+    },
     sizes: { value: "N,N,...", help: `training-set sizes (${STUDY_SIZES.join(",")})` },
     seeds: { value: "N,N,...", help: `seeds (${STUDY_SEEDS.join(",")})` },
     data_dir: { value: "DIR", help: "folder with the Fashion-MNIST IDX files (the loader's search order)" },
@@ -109,6 +118,7 @@ const command = {
   },
   schema: z.object({
     root: flagValue.path().default("runs/sharing"),
+    records: flagValue.path().default(STUDY_RECORDS_DIR),
     sizes: integerList(10).default(STUDY_SIZES),
     seeds: integerList(0).default(STUDY_SEEDS),
     data_dir: flagValue.path().optional(),
@@ -147,30 +157,42 @@ async function main(argv: string[]): Promise<number> {
   process.once("SIGINT", () => controller.abort());
   process.once("SIGTERM", () => controller.abort());
   for (const [i, run] of plan.entries()) {
-    const state = runState(run.dir);
+    const state = runState(run, values.records);
     const label = `[${i + 1}/${plan.length}] n=${run.size} ${run.variant} seed ${run.seed}`;
-    if (state === "finished") {
-      console.log(`${label}: finished earlier (${run.dir})`);
+    if (state === "published") {
+      console.log(`${label}: published earlier (${studyRunDir(values.records, run)})`);
       continue;
     }
     if (values.dry_run) {
       console.log(
-        `${label}: ${state}: train ${run.args.join(" ")}${state === "interrupted" ? " --resume" : ""}`,
+        state === "finished"
+          ? `${label}: finished, not published yet: publish ${run.dir}`
+          : `${label}: ${state}: train ${run.args.join(" ")}${state === "interrupted" ? " --resume" : ""}`,
       );
       continue;
     }
-    console.log(
-      `${new Date().toISOString()} ${label}: ${state === "interrupted" ? "resuming" : "starting"}; log ${run.dir}.log`,
-    );
-    const code = await trainOnce(run, state === "interrupted", controller.signal);
-    if (controller.signal.aborted || code === 130) {
-      throw new InterruptedError(`${label}: interrupted; run the same command again to resume`);
+    if (state === "finished") {
+      console.log(`${label}: finished earlier (${run.dir}), not published yet`);
+    } else {
+      console.log(
+        `${new Date().toISOString()} ${label}: ${state === "interrupted" ? "resuming" : "starting"}; log ${run.dir}.log`,
+      );
+      const code = await trainOnce(run, state === "interrupted", controller.signal);
+      if (controller.signal.aborted || code === 130) {
+        throw new InterruptedError(`${label}: interrupted; run the same command again to resume`);
+      }
+      if (code !== 0) throw new Error(`${label} failed with exit code ${code}; see ${run.dir}.log`);
     }
-    if (code !== 0) throw new Error(`${label} failed with exit code ${code}; see ${run.dir}.log`);
+    const recordDir = publishStudyRecord(run.dir, values.records, run);
+    console.log(`${label}: published ${recordDir}; only \`git add ${recordDir}\` and a commit keep it`);
   }
-  if (values.dry_run) console.log("study: dry run, nothing trained");
+  const reportRoot =
+    path.resolve(values.records) === path.resolve(STUDY_RECORDS_DIR) ? "" : ` -- --root ${values.records}`;
+  if (values.dry_run) console.log("study: dry run, nothing trained or published");
   else
-    console.log(`study: every run of the plan has finished; npm run study:report -- --root ${values.root}`);
+    console.log(
+      `study: every run of the plan is published; git add ${values.records}, then npm run study:report${reportRoot}`,
+    );
   return EXIT.ok;
 }
 

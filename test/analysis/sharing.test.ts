@@ -1,13 +1,17 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { analyseStudy, gainChartSvg, readStudy, resultsMarkdown } from "../../analysis/sharing.ts";
 import { meanInterval, verdict } from "../../analysis/stats.ts";
+import { STUDY_RECORDS_DIR, type StudyRunKey } from "../../contracts/study.ts";
 import { DEFAULT_TASKS } from "../../contracts/tasks.ts";
+import { publishStudyRecord } from "../../stage-files/study.ts";
 import { epochRecord, runConfig } from "../../testing/run-records.ts";
 import { legendLabels, seriesDashes, tickLabels } from "../charts/svg-reading.ts";
+import { writeStudyRunFolder } from "../train/run-fixtures.ts";
 
 test("mean and 95 % interval over seeds follow Student's t", () => {
   const interval = meanInterval([1, 2, 3]);
@@ -95,4 +99,62 @@ test("gains per size are paired by seed over finished runs; the fair category ba
   assert.ok((gains.at(-1) as number) >= 2 + 4.303 / Math.sqrt(3), gains.join(", "));
   for (const label of tickLabels(chart, "y")) assert.match(label, /^([+-]\d+(\.\d+)?|0)$/);
   fs.rmSync(root, { recursive: true, force: true });
+});
+
+test("published records read back as their finished run folders; study:report reads them by default", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stitch-sharing-records-"));
+  const runs = path.join(dir, "runs");
+  // Where the default --root finds them, for the report below runs in `dir`.
+  const records = path.join(dir, STUDY_RECORDS_DIR);
+  const finished: [StudyRunKey, [number, number][]][] = [
+    [
+      { size: 1000, variant: "baseline", seed: 1 },
+      [
+        [0.5, 0.6],
+        [0.6, 0.7],
+        [0.7, 0.8],
+        [0.7, 0.8],
+      ],
+    ],
+    [
+      { size: 1000, variant: "cross-stitch", seed: 1 },
+      [
+        [0.5, 0.6],
+        [0.6, 0.7],
+        [0.72, 0.8],
+        [0.74, 0.81],
+      ],
+    ],
+  ];
+  for (const [key, accuracies] of finished) {
+    publishStudyRecord(writeStudyRunFolder(runs, key, { accuracies, finished: true }), records, key);
+  }
+  writeStudyRunFolder(
+    runs,
+    { size: 1000, variant: "baseline", seed: 2 },
+    { accuracies: [[0.5, 0.6]], finished: false },
+  );
+  const fromRecords = readStudy(records);
+  assert.equal(fromRecords.length, 2);
+  assert.deepEqual(
+    fromRecords,
+    readStudy(runs).filter((run) => run.finished),
+  );
+
+  const out = path.join(dir, "out");
+  const report = spawnSync(
+    process.execPath,
+    [
+      "--import",
+      import.meta.resolve("tsx"),
+      new URL("../../analysis/sharing.ts", import.meta.url).pathname,
+      "--out",
+      out,
+    ],
+    { cwd: dir, encoding: "utf8" },
+  );
+  assert.equal(report.status, 0, report.stderr);
+  const summary = JSON.parse(fs.readFileSync(path.join(out, "summary.json"), "utf8")) as { runs: unknown[] };
+  assert.deepEqual(summary.runs, fromRecords);
+  fs.rmSync(dir, { recursive: true, force: true });
 });

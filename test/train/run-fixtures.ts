@@ -1,6 +1,7 @@
-// Hand-written run folders (config, tasks, metrics, optionally summary) for the report tests.
+// Hand-written run folders (config, tasks, metrics, optionally summary) for the report and study tests.
 import fs from "node:fs";
 import path from "node:path";
+import { type StudyRunKey, studyRunSegments } from "../../contracts/study.ts";
 import { DEFAULT_TASKS } from "../../contracts/tasks.ts";
 import { DEFAULT_CONFIG } from "../../train/config.ts";
 import { summarize } from "../../train/summary.ts";
@@ -55,4 +56,17 @@ export function writeRunFolder(root: string, name: string, run: FixtureRun): str
     fs.writeFileSync(path.join(dir, "summary.json"), JSON.stringify(summary));
   }
   return dir;
+}
+
+/** The same run folder where the sharing study puts run `key` under `root`. */
+export function writeStudyRunFolder(
+  root: string,
+  key: StudyRunKey,
+  run: Pick<FixtureRun, "accuracies" | "finished">,
+): string {
+  return writeRunFolder(root, path.join(...studyRunSegments(key)), {
+    ...run,
+    crossStitch: key.variant === "cross-stitch",
+    seed: key.seed,
+  });
 }

@@ -114,3 +114,45 @@ export function confidentAnswers(
   }
   return { threshold, share: count / confidence.length, count, accuracy: count ? right / count : Number.NaN };
 }
+
+export interface Mistake {
+  /** The class the image belongs to, in the grouping counted by (see mistakes). */
+  truth: number;
+  answered: number;
+  count: number;
+  /** count over all wrong answers. */
+  shareOfErrors: number;
+}
+
+/**
+ * The wrong answers counted per (true class, answered class), most frequent first. `groupBy[i]`,
+ * when given, replaces image i's true class as the row: a coarse task's errors counted by each
+ * image's finer class, to see which fine classes its mistakes come from.
+ */
+export function mistakes(
+  predicted: ArrayLike<number>,
+  truth: ArrayLike<number>,
+  groupBy: ArrayLike<number> = truth,
+): Mistake[] {
+  if (truth.length !== predicted.length || groupBy.length !== predicted.length)
+    throw new Error("mistakes: one true class and one group per answer");
+  const counts = new Map<string, Mistake>();
+  let errors = 0;
+  for (let i = 0; i < predicted.length; i++) {
+    if (predicted[i] === truth[i]) continue;
+    errors++;
+    const key = `${groupBy[i]}>${predicted[i]}`;
+    const found = counts.get(key);
+    if (found) found.count++;
+    else
+      counts.set(key, {
+        truth: groupBy[i] as number,
+        answered: predicted[i] as number,
+        count: 1,
+        shareOfErrors: 0,
+      });
+  }
+  return [...counts.values()]
+    .map((m) => ({ ...m, shareOfErrors: m.count / errors }))
+    .sort((a, b) => b.count - a.count || a.truth - b.truth || a.answered - b.answered);
+}

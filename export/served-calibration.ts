@@ -15,15 +15,17 @@ import { z } from "zod";
 import { reliabilitySvg } from "../charts/reliability.ts";
 import { type Command, EXIT, flagValue, parseCommand, runCommand } from "../cli/args.ts";
 import { MANIFEST_FILE } from "../contracts/artifacts.ts";
-import { calibration, confidentAnswers, topClass } from "../contracts/calibration.ts";
+import { calibration, confidentAnswers, type Mistake, mistakes, topClass } from "../contracts/calibration.ts";
 import { type AnswerSource, answerSources, parseManifest, type TaskEntry } from "../contracts/manifest.ts";
 import { standardize } from "../contracts/normalization.ts";
-import { BUILTIN_TASKS } from "../contracts/tasks.ts";
+import { BUILTIN_TASKS, derivations, type TaskSpec } from "../contracts/tasks.ts";
 import { loadFashionMnist } from "../data/fashion-mnist.ts";
 import { writeChart } from "../stage-files/chart-files.ts";
 import { runAll } from "./ort-session.ts";
 
 const THRESHOLDS = [0.9, 0.99];
+/** How many of the most frequent mistakes each task lists. */
+const MISTAKES_LISTED = 6;
 
 class AnalysisError extends Error {}
 
@@ -82,6 +84,8 @@ async function main(argv: string[]): Promise<number> {
     manifest.tasks.map((t) => t.output),
   );
   const sources = answerSources(manifest);
+  const specs = manifest.tasks.map((task) => builtinTask(task.name));
+  const finerOf = new Map(derivations(specs).map((d) => [d.to, d.from]));
   const perTask = manifest.tasks.map((task, t) => {
     // The manifest's tasks carry class names; their label maps are the default tasks' (contracts/tasks.ts).
     const { source, sourceClasses, rule } = sources[t] as AnswerSource;
@@ -102,6 +106,20 @@ async function main(argv: string[]): Promise<number> {
       plainSoftmax: { ece: plain.ece, mce: plain.mce, meanConfidence: plain.meanConfidence },
       ...result,
       confident: THRESHOLDS.map((t) => confidentAnswers(confidence, correct, t)),
+      errors: correct.filter((right) => !right).length,
+      mistakes: named(mistakes(predicted, truth), task.classes, task.classes),
+      // A coarse task's errors by each image's finer class: which fine classes cross a group line.
+      mistakesByFinerClass: finerOf.has(t)
+        ? named(
+            mistakes(
+              predicted,
+              truth,
+              labelsFor((specs[finerOf.get(t) as number] as TaskSpec).name, data.test.labels),
+            ),
+            (manifest.tasks[finerOf.get(t) as number] as TaskEntry).classes,
+            task.classes,
+          )
+        : null,
     };
   });
   fs.mkdirSync(values.out, { recursive: true });
@@ -148,6 +166,17 @@ async function main(argv: string[]): Promise<number> {
     "",
     "![reliability diagram](reliability.png)",
     "",
+    "## Where the served answers go wrong",
+    "",
+    `The ${MISTAKES_LISTED} most frequent (true class -> answer) pairs per task, as a share of that task's wrong answers;`,
+    "for a task whose classes group a finer task's, its wrong answers counted by each image's finer class too.",
+    "",
+    ...perTask.flatMap((t) => [
+      ...mistakeTable(`${t.task}: ${t.errors} wrong of ${data.test.count}`, t.mistakes),
+      ...(t.mistakesByFinerClass
+        ? mistakeTable(`${t.task} by the image's finer class`, t.mistakesByFinerClass)
+        : []),
+    ]),
   ];
   fs.writeFileSync(path.join(values.out, "calibration.md"), lines.join("\n"));
   for (const t of perTask)
@@ -158,17 +187,45 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Test labels of a default task by name (the manifest carries no label map). */
-function labelsFor(task: string, sourceLabels: Uint8Array): Int32Array {
-  const map = BUILTIN_LABEL_MAPS[task];
-  if (map === undefined)
-    throw new AnalysisError(`task ${task} is not a built-in task; its test labels are unknown here`);
-  return Int32Array.from(sourceLabels, (label) => map[label] as number);
+interface NamedMistake extends Mistake {
+  truthName: string;
+  answeredName: string;
 }
 
-const BUILTIN_LABEL_MAPS: Record<string, number[]> = Object.fromEntries(
-  Object.values(BUILTIN_TASKS).map((t) => [t.name, t.labelMap]),
-);
+function named(found: Mistake[], truthClasses: string[], answerClasses: string[]): NamedMistake[] {
+  return found.map((m) => ({
+    ...m,
+    truthName: truthClasses[m.truth] as string,
+    answeredName: answerClasses[m.answered] as string,
+  }));
+}
+
+function mistakeTable(title: string, found: NamedMistake[]): string[] {
+  return [
+    `| ${title} | answered | images | share of errors |`,
+    "| --- | --- | --- | --- |",
+    ...found
+      .slice(0, MISTAKES_LISTED)
+      .map(
+        (m) =>
+          `| ${m.truthName} | ${m.answeredName} | ${m.count} | ${(m.shareOfErrors * 100).toFixed(1)} % |`,
+      ),
+    "",
+  ];
+}
+
+function builtinTask(name: string): TaskSpec {
+  const task = Object.values(BUILTIN_TASKS).find((t) => t.name === name);
+  if (task === undefined)
+    throw new AnalysisError(`task ${name} is not a built-in task; its test labels are unknown here`);
+  return task;
+}
+
+/** Test labels of a default task by name (the manifest carries no label map). */
+function labelsFor(task: string, sourceLabels: Uint8Array): Int32Array {
+  const { labelMap } = builtinTask(task);
+  return Int32Array.from(sourceLabels, (label) => labelMap[label] as number);
+}
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   runCommand(command, () => main(process.argv.slice(2)));

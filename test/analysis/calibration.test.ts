@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { calibration, confidentAnswers, topClass } from "../../contracts/calibration.ts";
+import { calibration, confidentAnswers, mistakes, topClass } from "../../contracts/calibration.ts";
 
 test("a perfectly calibrated set has ECE 0; an overconfident one has ECE = confidence - accuracy", () => {
   // 10 answers at 0.8 confidence, 8 right: calibrated.
@@ -32,4 +32,26 @@ test("top-class probability is the softmax maximum; confident answers are counte
   const high = confidentAnswers([0.99, 0.995, 0.5, 0.999], [true, false, true, true], 0.99);
   assert.deepEqual({ share: high.share, count: high.count }, { share: 0.75, count: 3 });
   assert.ok(Math.abs(high.accuracy - 2 / 3) < 1e-12);
+});
+
+test("mistakes count wrong answers per (true, answered) pair, most frequent first, optionally by a finer class", () => {
+  const predicted = [0, 1, 1, 2, 2, 2, 0];
+  const truth = [0, 0, 0, 1, 1, 2, 2];
+  assert.deepEqual(mistakes(predicted, truth), [
+    { truth: 0, answered: 1, count: 2, shareOfErrors: 0.4 },
+    { truth: 1, answered: 2, count: 2, shareOfErrors: 0.4 },
+    { truth: 2, answered: 0, count: 1, shareOfErrors: 0.2 },
+  ]);
+  const finer = [5, 6, 6, 7, 8, 9, 9];
+  assert.deepEqual(
+    mistakes(predicted, truth, finer).map((m) => [m.truth, m.answered, m.count]),
+    [
+      [6, 1, 2],
+      [7, 2, 1],
+      [8, 2, 1],
+      [9, 0, 1],
+    ],
+  );
+  assert.deepEqual(mistakes([1, 2], [1, 2]), []);
+  assert.throws(() => mistakes([1], [1, 2]), /one true class/);
 });

@@ -36,16 +36,46 @@ export interface Command<Schema extends z.ZodType> {
   /** What comes after the flags in the usage line, e.g. "<image>..."; absent: no positionals. */
   positionals?: string;
   summary: string;
+  /** Each help says what the flag does; its default is added by usage(), never written here. */
   flags: Record<string, Flag>;
-  /** Sees every flag by name (strings, booleans or arrays, undefined when absent) and `positionals`. */
+  /**
+   * Sees every flag by name (strings, booleans or arrays, undefined when absent) and `positionals`.
+   * A `.default()` on a field of its object (also under a transform) is the default the help shows.
+   */
   schema: Schema;
+  /**
+   * Defaults by flag name for flags the schema leaves optional because something else fills them in
+   * (train's presets, in its transform): the help shows them as it shows the schema's own. Lists
+   * are joined with ",", anything else printed as String() prints it.
+   */
+  defaults?: Record<string, unknown>;
 }
 
+/** The schema's `.default()` values by flag: the fields of its object, looked at through transforms. */
+function schemaDefaults(schema: z.ZodType): Record<string, unknown> {
+  let object: z.core.$ZodType = schema;
+  while (object instanceof z.ZodPipe) object = object.in;
+  if (!(object instanceof z.ZodObject)) return {};
+  return Object.fromEntries(
+    Object.entries(object.shape).flatMap(([name, field]) =>
+      field instanceof z.ZodDefault ? [[name, field.def.defaultValue]] : [],
+    ),
+  );
+}
+
+const showDefault = (value: unknown) => (Array.isArray(value) ? value.join(",") : String(value));
+
 export function usage(command: Command<z.ZodType>): string {
-  const rows = Object.entries(command.flags).map(([name, flag]) => [
-    `--${name}${flag.toggle ? " [true|false]" : flag.value ? ` ${flag.value}` : ""}`,
-    flag.help,
-  ]);
+  const defaults = { ...schemaDefaults(command.schema), ...command.defaults };
+  const rows = Object.entries(command.flags).map(([name, flag]) => {
+    const value = defaults[name];
+    // A switch without a word is off unless given, so "default: false" would tell nothing.
+    const silent = value === undefined || value === null || (value === false && !flag.value && !flag.toggle);
+    return [
+      `--${name}${flag.toggle ? " [true|false]" : flag.value ? ` ${flag.value}` : ""}`,
+      silent ? flag.help : `${flag.help} (default: ${showDefault(value)})`,
+    ];
+  });
   rows.push(["--help", "print this and exit"]);
   const width = Math.max(...rows.map(([left]) => (left ?? "").length));
   return [

@@ -264,9 +264,9 @@ const command = {
   flags: {
     root: {
       value: "DIR",
-      help: `the study's published records, or its run folders (runs/sharing) to see runs in progress (${STUDY_RECORDS_DIR})`,
+      help: "the study's published records, or its run folders (runs/sharing) to see runs in progress",
     },
-    out: { value: "DIR", help: "where summary.json, results.md and the plot go (reports/sharing)" },
+    out: { value: "DIR", help: "where summary.json, results.md and the plot go" },
   },
   schema: z.object({
     root: flagValue.path().default(STUDY_RECORDS_DIR),

@@ -31,8 +31,8 @@ const values = parseCommandOrExit(
     summary:
       "fashion and category accuracy of an export on the catalog-style photos through the worker's code path; writes bench/results/catalog-accuracy.json.",
     flags: {
-      artifacts: { value: "DIR", help: "the export ($STITCH_ARTIFACTS or artifacts)" },
-      photos: { value: "DIR", help: `the photo set of npm run catalog:build (${CATALOG_DEFAULT_DIR})` },
+      artifacts: { value: "DIR", help: "the export; $STITCH_ARTIFACTS replaces the default" },
+      photos: { value: "DIR", help: "the photo set of npm run catalog:build" },
     },
     schema: z.object({
       artifacts: flagValue.path().default(process.env.STITCH_ARTIFACTS ?? "artifacts"),

@@ -115,9 +115,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       name: "npm run catalog:build --",
       summary: "builds a seeded catalog-style photo set (JPEG and PNG) from Fashion-MNIST test images.",
       flags: {
-        out: { value: "DIR", help: `where the photos and their index go (${CATALOG_DEFAULT_DIR})` },
-        count: { value: "N", help: "photos (2000)" },
-        seed: { value: "N", help: "seed of the draw (13)" },
+        out: { value: "DIR", help: "where the photos and their index go" },
+        count: { value: "N", help: "photos" },
+        seed: { value: "N", help: "seed of the draw" },
       },
       schema: z.object({
         out: flagValue.path().default(CATALOG_DEFAULT_DIR),

@@ -39,7 +39,7 @@ const values = parseCommandOrExit(
       "the wasm engine in Node against onnxruntime on the same int8 graph; writes bench/results/engine-node.json.",
     flags: {
       artifacts: { value: "DIR", help: "an export to measure ($STITCH_ARTIFACTS, else the engine fixture)" },
-      rounds: { value: "N", help: "timed rounds per batch size (12)" },
+      rounds: { value: "N", help: "timed rounds per batch size" },
     },
     schema: z.object({
       artifacts: flagValue.path().optional(),

@@ -26,7 +26,7 @@ const values = parseCommandOrExit(
       "latency of the exported graph's layouts in onnxruntime; writes bench/results/export-layouts.json.",
     flags: {
       run: { value: "DIR", help: "a trained run folder (a random cross-stitch fixture model)" },
-      repeats: { value: "N", help: "timed runs per layout and batch size (200)" },
+      repeats: { value: "N", help: "timed runs per layout and batch size" },
     },
     schema: z.object({ run: flagValue.path().optional(), repeats: flagValue.integer(1).default(200) }),
   },

@@ -16,7 +16,7 @@ const values = parseCommandOrExit(
     name: "tsx bench/export-parity.ts",
     summary:
       "the parity figures of an export's report as a benchmark result; writes bench/results/export-parity.json.",
-    flags: { artifacts: { value: "DIR", help: "the export (artifacts)" } },
+    flags: { artifacts: { value: "DIR", help: "the export" } },
     schema: z.object({ artifacts: flagValue.path().default("artifacts") }),
   },
   process.argv.slice(2),

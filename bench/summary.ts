@@ -298,8 +298,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       summary:
         "the benchmark results as one table, in <results>/summary.md and the README's summary section.",
       flags: {
-        results: { value: "DIR", help: "the benchmarks' JSON results (bench/results)" },
-        readme: { value: "FILE", help: "the README whose summary section is replaced (README.md)" },
+        results: { value: "DIR", help: "the benchmarks' JSON results" },
+        readme: { value: "FILE", help: "the README whose summary section is replaced" },
       },
       schema: z.object({
         results: flagValue.path().default("bench/results"),

@@ -32,18 +32,15 @@ const {
     summary:
       "A bounded load run against the worker in plain workerd; writes bench/results/worker-<result>.json.",
     flags: {
-      requests: { value: "N", help: "requests to send (3000)" },
-      seconds: { value: "S", help: "stop early after this long, per run (240)" },
-      result: { value: "NAME", help: "writes bench/results/worker-NAME.json (load)" },
-      route: {
-        value: "predict|health",
-        help: "POST /v1/predict with the mix, or GET /health only (predict)",
-      },
+      requests: { value: "N", help: "requests to send" },
+      seconds: { value: "S", help: "stop early after this long, per run" },
+      result: { value: "NAME", help: "writes bench/results/worker-NAME.json" },
+      route: { value: "predict|health", help: "POST /v1/predict with the mix, or GET /health only" },
       v8_flags: {
         value: "FLAGS",
         help: 'also run with these V8 flags (--v8_flags="--a=1 --b=2"), after a reference run on workerd\'s defaults',
       },
-      samples: { value: "N", help: "memory samples along each run (60)" },
+      samples: { value: "N", help: "memory samples along each run" },
     },
     schema: z.object({
       requests: flagValue.integer(1).default(3000),

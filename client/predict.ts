@@ -120,7 +120,7 @@ const command = {
   positionals: "<image>...",
   summary: "Sends images (any format sharp reads) to a running worker and prints every task's answer.",
   flags: {
-    url: { value: "URL", help: `the worker (${DEFAULT_URL})` },
+    url: { value: "URL", help: "the worker" },
     token: { value: "TOKEN", help: "bearer token for /v1/* ($API_TOKEN)" },
   },
   schema: z.object({

@@ -12,34 +12,22 @@ const command = {
     "Folds batch-norm, quantizes to int8 QDQ, checks parity with the trained model, writes the artifacts.",
   flags: {
     run: { value: "DIR", help: "run folder to export (required)" },
-    out: { value: "DIR", help: "artifacts folder, replaced only when every check passes (artifacts)" },
-    layout: { value: "fused|per_tower", help: "graph layout (per_tower)" },
-    calibration_samples: { value: "N", help: "training images the activation ranges come from (4000)" },
-    selection_samples: { value: "N", help: "training images that choose the calibration method (2000)" },
+    out: { value: "DIR", help: "artifacts folder, replaced only when every check passes" },
+    layout: { value: "fused|per_tower", help: "graph layout" },
+    calibration_samples: { value: "N", help: "training images the activation ranges come from" },
+    selection_samples: { value: "N", help: "training images that choose the calibration method" },
     data_dir: { value: "DIR", help: "folder with the Fashion-MNIST IDX files (the loader's search order)" },
-    max_logit_delta: {
-      value: "X",
-      help: `float32 ONNX vs tfjs, any logit (${DEFAULT_TOLERANCES.maxLogitDelta})`,
-    },
-    max_accuracy_drop: {
-      value: "POINTS",
-      help: `int8 vs tfjs test accuracy per task (${DEFAULT_TOLERANCES.maxAccuracyDropPoints})`,
-    },
-    min_agreement: {
-      value: "FRACTION",
-      help: `int8 vs tfjs predicted-class agreement per task (${DEFAULT_TOLERANCES.minAgreement})`,
-    },
-    max_size_ratio: {
-      value: "FRACTION",
-      help: `int8 bytes / float32 bytes (${DEFAULT_TOLERANCES.maxSizeRatio})`,
-    },
+    max_logit_delta: { value: "X", help: "float32 ONNX vs tfjs, any logit" },
+    max_accuracy_drop: { value: "POINTS", help: "int8 vs tfjs test accuracy per task" },
+    min_agreement: { value: "FRACTION", help: "int8 vs tfjs predicted-class agreement per task" },
+    max_size_ratio: { value: "FRACTION", help: "int8 bytes / float32 bytes" },
     min_engine_agreement: {
       value: "FRACTION",
-      help: `engine vs onnxruntime-web int8 predicted-class agreement per task (${DEFAULT_TOLERANCES.minEngineAgreement})`,
+      help: "engine vs onnxruntime-web int8 predicted-class agreement per task",
     },
     max_engine_accuracy_delta: {
       value: "POINTS",
-      help: `engine vs onnxruntime-web int8 test accuracy per task (${DEFAULT_TOLERANCES.maxEngineAccuracyDelta})`,
+      help: "engine vs onnxruntime-web int8 test accuracy per task",
     },
   },
   schema: z.object({

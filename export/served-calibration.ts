@@ -53,12 +53,9 @@ const command = {
   name: "npm run calibration --",
   summary: "calibration of an export's int8 graph as the worker runs it, on the 10k test images.",
   flags: {
-    artifacts: { value: "DIR", help: "the export to measure (artifacts)" },
-    out: {
-      value: "DIR",
-      help: "where calibration.json, calibration.md and the diagram go (reports/calibration)",
-    },
-    bins: { value: "N", help: "equal-width confidence bins, 2-100 (15)" },
+    artifacts: { value: "DIR", help: "the export to measure" },
+    out: { value: "DIR", help: "where calibration.json, calibration.md and the diagram go" },
+    bins: { value: "N", help: "equal-width confidence bins, 2-100" },
     data_dir: { value: "DIR", help: "folder with the Fashion-MNIST IDX files (the loader's search order)" },
   },
   schema: z.object({

@@ -51,13 +51,13 @@ const command = {
     quick: { help: "train on 12k images for 3 epochs (a few minutes) instead of 60k for 30" },
     preset: {
       value: TRAINING_PRESETS.join("|"),
-      help: "training preset (npm run train -- --help; reference)",
+      help: "training preset (npm run train -- --help)",
     },
-    seed: { value: "N", help: "seed of both training runs (1)" },
+    seed: { value: "N", help: "seed of both training runs" },
     data_dir: { value: "DIR", help: "folder with the Fashion-MNIST IDX files (the loader's search order)" },
     runs_dir: { value: "DIR", help: "where the run folders go (runs/pipeline[-<preset>][-quick])" },
     artifacts: { value: "DIR", help: "where the export goes (artifacts or artifacts-quick)" },
-    samples: { value: "N", help: "test images sent to the local worker at the end (8)" },
+    samples: { value: "N", help: "test images sent to the local worker at the end" },
   },
   schema: z
     .object({

@@ -106,13 +106,10 @@ const command = {
   summary:
     "the sharing study: baseline vs cross-stitch per class-balanced training-set size and seed, one train process at a time; re-running resumes.",
   flags: {
-    root: { value: "DIR", help: "where the run folders go, <root>/n<size>/<variant>-s<seed> (runs/sharing)" },
-    records: {
-      value: "DIR",
-      help: `where each finished run's record is published for git, same layout (${STUDY_RECORDS_DIR})`,
-    },
-    sizes: { value: "N,N,...", help: `training-set sizes (${STUDY_SIZES.join(",")})` },
-    seeds: { value: "N,N,...", help: `seeds (${STUDY_SEEDS.join(",")})` },
+    root: { value: "DIR", help: "where the run folders go, <root>/n<size>/<variant>-s<seed>" },
+    records: { value: "DIR", help: "where each finished run's record is published for git, same layout" },
+    sizes: { value: "N,N,...", help: "training-set sizes" },
+    seeds: { value: "N,N,...", help: "seeds" },
     data_dir: { value: "DIR", help: "folder with the Fashion-MNIST IDX files (the loader's search order)" },
     dry_run: { help: "print the plan and each run's state, train nothing" },
   },

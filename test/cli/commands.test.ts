@@ -1,13 +1,14 @@
 // Every command parses its flags one way (cli/args.ts): --help prints the usage and exits 0
 // without doing the work, a mistake in the call is one line plus the usage and exit 2, a failure
-// one line and exit 1; never a stack trace. (train: test/train/config.test.ts; the analysis
-// commands' failures: test/analysis/cli.test.ts.)
+// one line and exit 1; never a stack trace; the help states each default once, from its schema.
+// (train: test/train/config.test.ts; the analysis commands' failures: test/analysis/cli.test.ts.)
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
+import { restatedDefaults } from "./restated-defaults.ts";
 
 const REPO_ROOT = path.resolve(new URL("../..", import.meta.url).pathname);
 const empty = fs.mkdtempSync(path.join(os.tmpdir(), "stitch-commands-"));
@@ -31,14 +32,30 @@ const COMMANDS: [script: string, usage: RegExp][] = [
   ["bench/catalog-accuracy.ts", /^usage: npm run catalog:accuracy -- \[flags\]\n/],
   ["bench/engine-parity.ts", /^usage: npm run bench:engine-parity -- \[flags\]\n/],
   ["bench/summary.ts", /^usage: npm run bench:summary -- \[flags\]\n/],
+  ["bench/engine-node.ts", /^usage: npm run bench:engine -- \[flags\]\n/],
+  ["bench/export-layouts.ts", /^usage: npm run bench:export -- \[flags\]\n/],
+  ["bench/export-parity.ts", /^usage: tsx bench\/export-parity\.ts \[flags\]\n/],
+  ["bench/worker-load.ts", /^usage: tsx bench\/worker-load\.ts \[flags\]\n/],
+  ["export/cli.ts", /^usage: npm run export -- \[flags\]\n/],
+  ["client/predict.ts", /^usage: npm run predict -- \[flags\] <image>\.\.\.\n/],
+  ["worker/dev/serve.ts", /^usage: npm run serve -- \[flags\]\n/],
+  ["worker/dev/stage-assets.ts", /^usage: npm run assets -- \[flags\]\n/],
+  ["pipeline/pipeline.ts", /^usage: npm run pipeline -- \[flags\]\n/],
 ];
 
-test("--help prints the usage and exits 0 before any work", () => {
+test("--help prints the usage, each default once, and exits 0 before any work", () => {
   for (const [script, usage] of COMMANDS) {
     const result = run(script, ["--help"]);
     assert.equal(result.status, 0, `${script}: ${result.stderr}`);
     assert.match(result.stdout, usage, script);
     assert.match(result.stdout, /\n {2}--help +print this and exit$/m, script);
+    assert.deepEqual(restatedDefaults(result.stdout), [], `${script}: a help repeats the default`);
+    if (script === "train/study.ts") {
+      assert.match(
+        result.stdout,
+        /^ {2}--root DIR +where the run folders go, \S+ \(default: runs\/sharing\)$/m,
+      );
+    }
   }
 });
 

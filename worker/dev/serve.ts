@@ -11,7 +11,7 @@ const command = {
   name: "npm run serve --",
   summary: "Serves the worker in plain workerd on 127.0.0.1 until Ctrl-C.",
   flags: {
-    port: { value: "N", help: "port on 127.0.0.1 (8787; 0 picks a free one)" },
+    port: { value: "N", help: "port on 127.0.0.1, 0 picks a free one" },
     artifacts: { value: "DIR", help: "export folder with manifest.json ($STITCH_ARTIFACTS or artifacts)" },
     env: { value: "NAME", help: "a wrangler environment from wrangler.toml" },
   },

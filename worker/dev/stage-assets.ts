@@ -46,7 +46,7 @@ const command = {
   summary: "Copies the manifest and the int8 graph it names, hash-checked, into the worker's assets folder.",
   flags: {
     artifacts: { value: "DIR", help: "export folder with manifest.json ($STITCH_ARTIFACTS or artifacts)" },
-    out: { value: "DIR", help: `assets folder wrangler serves (${DEFAULT_ASSETS_DIR})` },
+    out: { value: "DIR", help: "assets folder wrangler serves" },
   },
   schema: z.object({
     artifacts: flagValue.path().optional(),

@@ -81,28 +81,25 @@ const pathFlag = (value: string) => ({ value, schema: flagValue.path() });
 const FLAGS: Record<keyof TrainConfig, TrainFlag> = {
   preset: {
     ...choice(TRAINING_PRESETS),
-    help: "defaults: reference (SPEC's recipe) or beyond (augmentation, cosine, EMA, validation)",
+    help: "the other flags' defaults: reference (SPEC's recipe) or beyond (augmentation, cosine, EMA, validation)",
   },
-  lr: { ...number("> 0", (v) => v > 0), help: "Adam learning rate (0.001)" },
-  n_epoch: { ...integer(">= 1", (v) => v >= 1), help: "epochs (30)" },
-  n_batch_size: { ...integer(">= 1", (v) => v >= 1), help: "batch size (128)" },
-  reg_lambda: { ...number(">= 0", (v) => v >= 0), help: "L2 weight on conv and dense kernels (1e-5)" },
-  keep_prob: { ...number("in (0, 1]", (v) => v > 0 && v <= 1), help: "dropout keep probability (0.8)" },
-  cross_stitch_enabled: { ...toggle, help: "cross-stitch units between the towers (true)" },
-  seed: { ...integer(">= 0", (v) => v >= 0), help: "seed for init, shuffling, dropout and --limit (1)" },
+  lr: { ...number("> 0", (v) => v > 0), help: "Adam learning rate" },
+  n_epoch: { ...integer(">= 1", (v) => v >= 1), help: "epochs" },
+  n_batch_size: { ...integer(">= 1", (v) => v >= 1), help: "batch size" },
+  reg_lambda: { ...number(">= 0", (v) => v >= 0), help: "L2 weight on conv and dense kernels" },
+  keep_prob: { ...number("in (0, 1]", (v) => v > 0 && v <= 1), help: "dropout keep probability" },
+  cross_stitch_enabled: { ...toggle, help: "cross-stitch units between the towers" },
+  seed: { ...integer(">= 0", (v) => v >= 0), help: "seed for init, shuffling, dropout and --limit" },
   out: { ...pathFlag("DIR"), help: "run folder (runs/[<preset>-]<baseline|cross-stitch>-s<seed>)" },
   tasks: { ...pathFlag("FILE"), help: "task file, JSON (fashion + category)" },
   data_dir: { ...pathFlag("DIR"), help: "folder with the Fashion-MNIST IDX files (searched)" },
   limit: { ...integer(">= 1", (v) => v >= 1), help: "train on this many images only (all)" },
-  alpha_mode: { ...choice(ALPHA_MODES), help: "one alpha matrix per channel or per unit (channel)" },
-  alpha_init: { ...choice(ALPHA_INITS), help: "alpha init (convex)" },
-  alpha_same: { ...number("in [0, 1]", (v) => v >= 0 && v <= 1), help: "diagonal of the convex init (0.9)" },
-  alpha_lr_mult: { ...number("> 0", (v) => v > 0), help: "alpha learning rate = lr * this (10)" },
-  normalization: { ...choice(NORMALIZATION_KINDS), help: "z-score statistics (global)" },
-  val_size: {
-    ...integer(">= 0", (v) => v >= 0),
-    help: "stratified validation images held out of training (0; beyond 5000)",
-  },
+  alpha_mode: { ...choice(ALPHA_MODES), help: "one alpha matrix per channel or per unit" },
+  alpha_init: { ...choice(ALPHA_INITS), help: "alpha init" },
+  alpha_same: { ...number("in [0, 1]", (v) => v >= 0 && v <= 1), help: "diagonal of the convex init" },
+  alpha_lr_mult: { ...number("> 0", (v) => v > 0), help: "alpha learning rate = lr * this" },
+  normalization: { ...choice(NORMALIZATION_KINDS), help: "z-score statistics" },
+  val_size: { ...integer(">= 0", (v) => v >= 0), help: "stratified validation images held out of training" },
   train_size: {
     ...integer(">= 10", (v) => v >= 10),
     help: "class-balanced training subset of this size (all)",
@@ -113,27 +110,18 @@ const FLAGS: Record<keyof TrainConfig, TrainFlag> = {
   },
   ema_decay: {
     ...number("in [0, 1)", (v) => v >= 0 && v < 1),
-    help: "moving average of the weights, 0 = off (0; beyond 0.999)",
+    help: "moving average of the weights, 0 = off",
   },
-  lr_schedule: { ...choice(LR_SCHEDULES), help: "learning-rate schedule (constant; beyond cosine)" },
-  warmup_epochs: {
-    ...number(">= 0", (v) => v >= 0),
-    help: "linear warm-up of the cosine schedule, epochs (0; beyond 1)",
-  },
-  label_smoothing: {
-    ...number("in [0, 1)", (v) => v >= 0 && v < 1),
-    help: "uniform target weight (0; beyond 0.1)",
-  },
-  aug_shift: {
-    ...integer("in 0..8", (v) => v >= 0 && v <= 8),
-    help: "random shift up to this many pixels (0; beyond 2)",
-  },
-  aug_flip: { ...probability, help: "horizontal flip probability (0; beyond 0.5)" },
-  aug_brightness: { ...probability, help: "brightness offset up to this fraction of 255 (0; beyond 0.1)" },
-  aug_contrast: { ...probability, help: "contrast gain in 1 +- this (0; beyond 0.2)" },
-  aug_invert: { ...probability, help: "inversion probability (0; beyond 0.02)" },
-  resume: { ...toggle, help: "continue the run in --out from its last checkpoint (false)" },
-  overwrite: { ...toggle, help: "replace a finished run in --out (false)" },
+  lr_schedule: { ...choice(LR_SCHEDULES), help: "learning-rate schedule" },
+  warmup_epochs: { ...number(">= 0", (v) => v >= 0), help: "linear warm-up of the cosine schedule, epochs" },
+  label_smoothing: { ...number("in [0, 1)", (v) => v >= 0 && v < 1), help: "uniform target weight" },
+  aug_shift: { ...integer("in 0..8", (v) => v >= 0 && v <= 8), help: "random shift up to this many pixels" },
+  aug_flip: { ...probability, help: "horizontal flip probability" },
+  aug_brightness: { ...probability, help: "brightness offset up to this fraction of 255" },
+  aug_contrast: { ...probability, help: "contrast gain in 1 +- this" },
+  aug_invert: { ...probability, help: "inversion probability" },
+  resume: { ...toggle, help: "continue the run in --out from its last checkpoint" },
+  overwrite: { ...toggle, help: "replace a finished run in --out" },
 };
 
 export const DEFAULT_CONFIG: Omit<TrainConfig, "out"> = {
@@ -207,6 +195,24 @@ function resolveConfig(given: Partial<TrainConfig>, context: z.RefinementCtx): T
   return { ...merged, out };
 }
 
+/**
+ * The defaults train's --help shows, from DEFAULT_CONFIG and PRESETS: the reference's value, then
+ * each other preset's where it differs ("0; beyond: 5000"). A null default has none: its help says
+ * what an absent flag means.
+ */
+function presetDefaults(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(DEFAULT_CONFIG).flatMap(([name, value]) => {
+      if (value === null) return [];
+      const others = Object.entries(PRESETS).flatMap(([preset, changes]) => {
+        const changed = changes[name as keyof typeof changes];
+        return changed === undefined || changed === value ? [] : [`${preset}: ${changed}`];
+      });
+      return [[name, [String(value), ...others].join("; ")]];
+    }),
+  );
+}
+
 export const trainCommand = {
   name: "npm run train --",
   summary:
@@ -215,6 +221,7 @@ export const trainCommand = {
   schema: z
     .object(Object.fromEntries(Object.entries(FLAGS).map(([name, flag]) => [name, flag.schema.optional()])))
     .transform((given, context) => resolveConfig(given as Partial<TrainConfig>, context)),
+  defaults: presetDefaults(),
 } satisfies Command<z.ZodType<TrainConfig>>;
 
 /** The configuration the flags give; throws UsageError (`--help` is parsed by the command, not here). */

@@ -7,6 +7,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { UsageError } from "../../cli/args.ts";
 import { DEFAULT_CONFIG, parseTrainArgs } from "../../train/config.ts";
+import { restatedDefaults } from "../cli/restated-defaults.ts";
 
 test("defaults are the reference's hyperparameters", () => {
   const config = parseTrainArgs([]);
@@ -105,10 +106,14 @@ test("train --help prints every flag with its default and exits 0 without traini
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stdout, /^usage: npm run train -- \[flags\]/);
   for (const flag of Object.keys(DEFAULT_CONFIG)) assert.match(run.stdout, new RegExp(`--${flag} `), flag);
+  // The defaults come from DEFAULT_CONFIG and PRESETS, never from the help strings.
   assert.match(
     run.stdout,
-    /--cross_stitch_enabled \[true\|false\] +cross-stitch units between the towers \(true\)/,
+    /--cross_stitch_enabled \[true\|false\] +cross-stitch units between the towers \(default: true\)$/m,
   );
+  assert.match(run.stdout, /--val_size N +stratified [^(]+ \(default: 0; beyond: 5000\)$/m);
+  assert.match(run.stdout, /--limit N +train on this many images only \(all\)$/m);
+  assert.deepEqual(restatedDefaults(run.stdout), [], "a help repeats the default");
   assert.ok(!fs.existsSync(path.join(os.tmpdir(), "stitch-never-written")));
 });
 

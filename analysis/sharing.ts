@@ -17,7 +17,7 @@ import { type ChartSeries, lineChartSvg } from "../charts/line-chart.ts";
 import { lineStyle } from "../charts/style.ts";
 import { type Command, EXIT, flagValue, parseCommand, runCommand } from "../cli/args.ts";
 import type { EpochMetrics } from "../contracts/run-folder.ts";
-import { STUDY_RECORDS_DIR, type StudyVariant } from "../contracts/study.ts";
+import { STUDY_RECORDS_DIR, STUDY_RUNS_DIR, type StudyVariant } from "../contracts/study.ts";
 import { writeChart } from "../stage-files/chart-files.ts";
 import { listStudyRuns } from "../stage-files/study.ts";
 import { AnalysisError, lastMean, readRunFiles } from "./runs.ts";
@@ -264,7 +264,7 @@ const command = {
   flags: {
     root: {
       value: "DIR",
-      help: "the study's published records, or its run folders (runs/sharing) to see runs in progress",
+      help: `the study's published records, or its run folders (${STUDY_RUNS_DIR}) to see runs in progress`,
     },
     out: { value: "DIR", help: "where summary.json, results.md and the plot go" },
   },

@@ -10,6 +10,9 @@ import { RUN_FILES } from "./run-folder.ts";
  */
 export const STUDY_RECORDS_DIR = "reports/sharing/runs";
 
+/** Where the study trains its run folders unless told otherwise: big, untracked, wiped with the machine. */
+export const STUDY_RUNS_DIR = "runs/sharing";
+
 /** What the analysis reads of a finished run; checkpoints, models and logs stay behind. */
 export const STUDY_RECORD_FILES = [
   RUN_FILES.config,

@@ -21,7 +21,7 @@ import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { type Command, EXIT, flagValue, InterruptedError, parseCommand, runCommand } from "../cli/args.ts";
 import { RUN_FILES } from "../contracts/run-folder.ts";
-import { STUDY_RECORDS_DIR, STUDY_VARIANTS, type StudyRunKey } from "../contracts/study.ts";
+import { STUDY_RECORDS_DIR, STUDY_RUNS_DIR, STUDY_VARIANTS, type StudyRunKey } from "../contracts/study.ts";
 import { hasStudyRecord, publishStudyRecord, studyRunDir } from "../stage-files/study.ts";
 
 export const STUDY_SIZES = [1000, 3000, 10000, 60000];
@@ -114,7 +114,7 @@ const command = {
     dry_run: { help: "print the plan and each run's state, train nothing" },
   },
   schema: z.object({
-    root: flagValue.path().default("runs/sharing"),
+    root: flagValue.path().default(STUDY_RUNS_DIR),
     records: flagValue.path().default(STUDY_RECORDS_DIR),
     sizes: integerList(10).default(STUDY_SIZES),
     seeds: integerList(0).default(STUDY_SEEDS),

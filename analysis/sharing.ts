@@ -1,5 +1,5 @@
 /**
- * The sharing study's analysis (`npm run study:report -- [--root reports/sharing/runs] [--out reports/sharing]`):
+ * The sharing study's analysis (`npm run study:report -- [--root DIR] [--out DIR]`):
  * for each training-set size, the gain of cross-stitch over the baseline per task, paired by
  * seed, as a mean with a 95 % confidence interval over seeds, on the mean test accuracy of the
  * last 5 epochs (and of the final epoch); and the fair baseline for "category", which is a

@@ -1,4 +1,4 @@
-// npm run predict -- <images...> [--url http://127.0.0.1:8787] [--token TOKEN]
+// npm run predict -- <images...> [--url URL] [--token TOKEN]
 //
 // Reads any image sharp can read (PNG, JPEG, WebP, GIF, TIFF, AVIF, SVG...),
 // flattens transparency onto white, shrinks it to at most 256 px a side, sends

@@ -1,4 +1,4 @@
-// `npm run export -- --run <run folder> [--out artifacts] [flags]`: passes the tfjs reference into
+// `npm run export -- --run <run folder> [--out DIR] [flags]`: passes the tfjs reference into
 // the export (nothing else in export/ loads TensorFlow). Failures print one sentence; an export
 // that fails writes nothing.
 import { z } from "zod";

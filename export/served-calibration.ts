@@ -4,7 +4,7 @@
  * worker scores it; per task the expected calibration error (and the plain softmax's),
  * a reliability diagram, and how many answers come at >= 99 % and how often those are right.
  *
- *   npm run calibration -- [--artifacts artifacts] [--out reports/calibration] [--bins 15] [--data_dir DIR]
+ *   npm run calibration -- [--artifacts DIR] [--out DIR] [--bins N] [--data_dir DIR]
  *
  * Writes <out>/calibration.json, <out>/calibration.md and <out>/reliability.{svg,png}.
  */

@@ -3,8 +3,8 @@
  * seeds, reference preset. The small sizes see the same number of images (30 epochs of 10,000
  * drawn from their pool, 300k in all); the full set trains its usual 30 epochs of 60,000.
  *
- *   npm run study -- [--root runs/sharing] [--records reports/sharing/runs] [--sizes 1000,3000,10000,60000] [--seeds 1,2,3] [--data_dir DIR] [--dry_run]
- *   (npm run study -- --help lists them)
+ *   npm run study -- [--root DIR] [--records DIR] [--sizes N,N,...] [--seeds N,N,...] [--data_dir DIR] [--dry_run]
+ *   (npm run study -- --help lists them with their defaults)
  *
  * Runs go smallest first, both variants of a seed back to back, one at a time, each as its own
  * `train/train.ts` process in <root>/n<size>/<variant>-s<seed> with its log beside it. The

@@ -93,8 +93,13 @@ export interface AnswerSource {
   rule: AnswerRule;
 }
 
+/** What resolving a task's answer reads: a manifest task entry, or an export's choice before the manifest exists. */
+export type AnswerSpec = Pick<TaskEntry, "name" | "classes" | "temperature"> & {
+  answeredThrough?: TaskEntry["answeredThrough"] | null;
+};
+
 /** Checks every answeredThrough against the task list and resolves it to an output index. */
-function resolveAnswerSources(tasks: readonly TaskEntry[]): AnswerSource[] | string {
+function resolveAnswerSources(tasks: readonly AnswerSpec[]): AnswerSource[] | string {
   const sources: AnswerSource[] = [];
   for (const [t, task] of tasks.entries()) {
     const through = task.answeredThrough;
@@ -130,8 +135,8 @@ function resolveAnswerSources(tasks: readonly TaskEntry[]): AnswerSource[] | str
   return sources;
 }
 
-/** Each task's answer source, in task order (the manifest was validated on parse). */
-export function answerSources(manifest: Pick<Manifest, "tasks">): AnswerSource[] {
+/** Each task's answer source, in task order; throws naming the first answeredThrough it cannot use. */
+export function answerSources(manifest: { tasks: readonly AnswerSpec[] }): AnswerSource[] {
   const sources = resolveAnswerSources(manifest.tasks);
   if (typeof sources === "string") throw new Error(`invalid manifest at ${sources}`);
   return sources;

@@ -19,7 +19,7 @@ import type {
   Tolerances,
 } from "../contracts/export-report.ts";
 import { MODEL_INPUT } from "../contracts/image.ts";
-import { type Manifest, parseManifest } from "../contracts/manifest.ts";
+import { answerSources, type Manifest, parseManifest } from "../contracts/manifest.ts";
 import { standardize } from "../contracts/normalization.ts";
 import { taskLabels } from "../contracts/tasks.ts";
 import { createRng, gather, shuffledIndices } from "../data/dataset.ts";
@@ -307,8 +307,14 @@ export async function exportRun(
     const int8 = compareAll(run, reference, int8Logits, test);
     const scores = await chooseServedScores(run, data.train, int8Bytes, log);
     const served = answerAccuracy(
-      run.tasks,
-      scores.tasks,
+      answerSources({
+        tasks: run.tasks.map((task, i) => ({
+          name: task.name,
+          classes: task.classes,
+          temperature: scores.tasks[i]?.temperature ?? 1,
+          answeredThrough: scores.tasks[i]?.answeredThrough,
+        })),
+      }),
       int8Logits,
       run.tasks.map((t) => taskLabels(t, test.labels)),
     );

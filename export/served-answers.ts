@@ -9,6 +9,7 @@
  * sees the test set; the export reports the chosen answers' test accuracy afterwards.
  */
 import { calibration, topClass } from "../contracts/calibration.ts";
+import type { AnswerSource } from "../contracts/manifest.ts";
 import type { ClassGrouping } from "../contracts/scores.ts";
 import { derivations, type TaskSpec } from "../contracts/tasks.ts";
 import type { TaskLogits } from "./parity.ts";
@@ -114,25 +115,16 @@ export function chooseAnswers(
 }
 
 /**
- * Share of images each task's chosen answer gets right (`logits`, `labels` as in chooseAnswers);
- * a task without an entry in `answers` serves its own head.
+ * Share of images each task's answer gets right: `sources` as contracts/manifest.ts resolves them,
+ * `logits[t]` the graph's output t and `labels[t]` task t's classes for the same images.
  */
 export function answerAccuracy(
-  tasks: readonly TaskSpec[],
-  answers: readonly { answeredThrough?: AnsweredThrough | null; temperature: number }[],
+  sources: readonly AnswerSource[],
   logits: readonly TaskLogits[],
   labels: readonly Int32Array[],
 ): number[] {
-  return tasks.map((task, t) => {
-    const answer = answers[t];
-    const through = answer?.answeredThrough ?? null;
-    const source = through ? tasks.findIndex((other) => other.name === through.task) : t;
-    const sourceLogits = logits[source] as TaskLogits;
-    const grouping = through ? { classMap: through.classMap, classes: task.classes.length } : undefined;
-    const { predicted } = topClass(sourceLogits.values, sourceLogits.classes, {
-      temperature: answer?.temperature ?? 1,
-      grouping,
-    });
+  return sources.map(({ source, sourceClasses, rule }, t) => {
+    const { predicted } = topClass((logits[source] as TaskLogits).values, sourceClasses, rule);
     const truth = labels[t] as Int32Array;
     return predicted.reduce((right, p, i) => right + (p === truth[i] ? 1 : 0), 0) / predicted.length;
   });

@@ -10,7 +10,7 @@ import { answerSources, parseManifest } from "../../contracts/manifest.ts";
 import { BUILTIN_TASKS, DEFAULT_TASKS, derivations, type TaskSpec } from "../../contracts/tasks.ts";
 import { createRng } from "../../data/dataset.ts";
 import type { TaskLogits } from "../../export/parity.ts";
-import { answerAccuracy, chooseAnswers } from "../../export/served-answers.ts";
+import { answerAccuracy, chooseAnswers, type TaskAnswer } from "../../export/served-answers.ts";
 import { writeFixtureArtifacts } from "../../testing/onnx-model.ts";
 
 const CATEGORY_OF = derivations(DEFAULT_TASKS)[0]?.classMap ?? [];
@@ -48,7 +48,11 @@ test("category is served through the fashion head when that answers more validat
   assert.ok(Math.abs((own?.validationAccuracy ?? 0) - 0.8) < 0.03, `own head ${own?.validationAccuracy}`);
   // Its temperature is the grouped scores' own fit, and the served accuracy is theirs.
   assert.equal(categoryAnswer?.temperature, throughFashion?.temperature);
-  const [fashionServed, categoryServed] = answerAccuracy(DEFAULT_TASKS, answers, logits, [fine, coarse]);
+  const served = DEFAULT_TASKS.map((task, t) => ({ ...task, ...(answers[t] as TaskAnswer) }));
+  const [fashionServed, categoryServed] = answerAccuracy(answerSources({ tasks: served }), logits, [
+    fine,
+    coarse,
+  ]);
   assert.equal(categoryServed, throughFashion?.validationAccuracy);
   assert.equal(fashionServed, answers[0]?.candidates[0]?.validationAccuracy);
 });

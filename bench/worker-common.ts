@@ -72,10 +72,14 @@ export function summarize(values: number[]): Summary {
   };
 }
 
-/** Resident memory (bytes) of the workerd process `pid` (startWorkerd's own child). */
-export async function workerdRssBytes(pid: number): Promise<number> {
+/**
+ * Resident memory (bytes) of the workerd process `pid` (startWorkerd's own child): now (VmRSS) or
+ * its peak so far (VmHWM); NaN (null in the JSON) once the process is gone.
+ */
+export async function workerdRssBytes(pid: number, when: "now" | "peak" = "now"): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+  const field = when === "now" ? "VmRSS" : "VmHWM";
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN) * 1024;
 }
 
 /** What ran the worker: versions differ in how V8 compiles and tiers up wasm, so every result names them. */

@@ -9,18 +9,12 @@
 // 28x28 PNG posted the same way. Writes bench/results/worker-input.json.
 //
 //   tsx bench/worker-input.ts      (STITCH_ARTIFACTS=<dir> for a real export)
-import { readFile, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import sharp from "sharp";
 import { adversarialCases, postCase } from "../testing/adversarial-images.ts";
 import { loadTestImages } from "../testing/worker.ts";
 import { startWorkerd } from "../worker/dev/workerd.ts";
 import { stageBenchAssets, toMiB, workerdRssBytes, writeResult } from "./worker-common.ts";
-
-/** Peak resident memory of the workerd process so far. */
-async function peakRssBytes(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) * 1024;
-}
 
 const { assetsDir, manifest } = await stageBenchAssets();
 const [garment = new Uint8Array(784)] = (await loadTestImages(1)).images;
@@ -97,7 +91,7 @@ for (const { name, type, body } of [
       name,
       ...answer,
       warmRssMiB: toMiB(warmRss),
-      peakOverWarmMiB: toMiB((await peakRssBytes(worker.pid)) - warmRss),
+      peakOverWarmMiB: toMiB((await workerdRssBytes(worker.pid, "peak")) - warmRss),
     });
     console.log(JSON.stringify(largest.at(-1)));
   } finally {

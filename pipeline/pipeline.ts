@@ -48,7 +48,9 @@ const command = {
   summary:
     "data -> baseline and cross-stitch runs -> comparison -> export of the better run -> workerd answers; re-running resumes.",
   flags: {
-    quick: { help: "train on 12k images for 3 epochs (a few minutes) instead of 60k for 30" },
+    quick: {
+      help: `train with ${QUICK_TRAINING.join(" ")} (a few minutes) instead of the preset's full run`,
+    },
     preset: {
       value: TRAINING_PRESETS.join("|"),
       help: "training preset (npm run train -- --help)",

@@ -19,7 +19,7 @@ import type {
   Tolerances,
 } from "../contracts/export-report.ts";
 import { MODEL_INPUT } from "../contracts/image.ts";
-import { answerSources, type Manifest, parseManifest } from "../contracts/manifest.ts";
+import { type AnswerSpec, answerSources, type Manifest, parseManifest } from "../contracts/manifest.ts";
 import { standardize } from "../contracts/normalization.ts";
 import { taskLabels } from "../contracts/tasks.ts";
 import { createRng, gather, shuffledIndices } from "../data/dataset.ts";
@@ -194,10 +194,20 @@ async function chooseServedScores(
   };
 }
 
-/** The manifest's and ONNX metadata's answeredThrough of task i, when it has one. */
-function answeredThrough(scores: ScoreCalibration, i: number) {
-  const through = scores.tasks[i]?.answeredThrough;
-  return through ? { answeredThrough: through } : {};
+/**
+ * What each task serves, as the manifest, the ONNX metadata and the served accuracy state it: its
+ * fitted temperature (1 without a validation split) and answeredThrough when it has one.
+ */
+function servedAnswers(run: RunFolder, scores: ScoreCalibration): AnswerSpec[] {
+  return run.tasks.map((t, i) => {
+    const through = scores.tasks[i]?.answeredThrough;
+    return {
+      name: t.name,
+      classes: t.classes,
+      temperature: scores.tasks[i]?.temperature ?? 1,
+      ...(through ? { answeredThrough: through } : {}),
+    };
+  });
 }
 
 /** What each written ONNX file says about itself: the manifest's facts for that graph. */
@@ -205,19 +215,19 @@ function onnxMetadata(
   run: RunFolder,
   modelId: string,
   precision: "int8" | "float32",
-  scores: ScoreCalibration,
+  answers: readonly AnswerSpec[],
 ): Record<string, string> {
   return {
     [ONNX_METADATA_KEYS.modelId]: modelId,
     [ONNX_METADATA_KEYS.sourceRun]: run.name,
     [ONNX_METADATA_KEYS.precision]: precision,
     [ONNX_METADATA_KEYS.tasks]: JSON.stringify(
-      run.tasks.map((t, i) => ({
-        name: t.name,
-        classes: t.classes,
-        output: logitsName(t.name),
-        scoreTemperature: scores.tasks[i]?.temperature ?? 1,
-        ...answeredThrough(scores, i),
+      answers.map(({ name, classes, temperature, ...through }) => ({
+        name,
+        classes,
+        output: logitsName(name),
+        scoreTemperature: temperature,
+        ...through,
       })),
     ),
     [ONNX_METADATA_KEYS.input]: JSON.stringify(MODEL_INPUT),
@@ -306,15 +316,9 @@ export async function exportRun(
     const int8Logits = await graphLogits(int8Bytes, "wasm", testImages, run);
     const int8 = compareAll(run, reference, int8Logits, test);
     const scores = await chooseServedScores(run, data.train, int8Bytes, log);
+    const answers = servedAnswers(run, scores);
     const served = answerAccuracy(
-      answerSources({
-        tasks: run.tasks.map((task, i) => ({
-          name: task.name,
-          classes: task.classes,
-          temperature: scores.tasks[i]?.temperature ?? 1,
-          answeredThrough: scores.tasks[i]?.answeredThrough,
-        })),
-      }),
+      answerSources({ tasks: answers }),
       int8Logits,
       run.tasks.map((t) => taskLabels(t, test.labels)),
     );
@@ -347,12 +351,12 @@ export async function exportRun(
     const int8File = encodeOnnx(
       best.int8Graph,
       graphDocString(run, int8Description),
-      onnxMetadata(run, modelId, "int8", scores),
+      onnxMetadata(run, modelId, "int8", answers),
     );
     const float32File = encodeOnnx(
       float32Graph,
       graphDocString(run, float32Description),
-      onnxMetadata(run, modelId, "float32", scores),
+      onnxMetadata(run, modelId, "float32", answers),
     );
 
     const checks: Check[] = [
@@ -443,18 +447,15 @@ export async function exportRun(
         crossStitch: hasCrossStitch(run),
         meanAccuracy: mean(float32.map((c) => c.referenceAccuracy)),
       },
-      tasks: run.tasks.map((t, i) => ({
-        name: t.name,
-        classes: t.classes,
-        output: logitsName(t.name),
+      tasks: answers.map((answer, i) => ({
+        ...answer,
+        output: logitsName(answer.name),
         accuracy: {
           trained: float32[i]?.referenceAccuracy,
           float32: float32[i]?.accuracy,
           int8: int8[i]?.accuracy,
           served: served[i],
         },
-        temperature: scores.tasks[i]?.temperature ?? 1,
-        ...answeredThrough(scores, i),
       })),
       input: MODEL_INPUT,
       normalization: run.normalization,

@@ -1,6 +1,7 @@
 // export-report.json: what the export measured (sizes, calibration, parity per task, every
 // check), read back by the pipeline and the export-parity benchmark.
 import { z } from "zod";
+import { answeredThroughSchema } from "./manifest.ts";
 import { parseOrFail } from "./parse.ts";
 
 export const taskComparisonSchema = z.object({
@@ -65,10 +66,7 @@ export const taskTemperatureSchema = z.object({
   eceBefore: z.number(),
   eceAfter: z.number(),
   /** The finer task answered through (null: the task's own head); absent in older reports. */
-  answeredThrough: z
-    .object({ task: z.string(), classMap: z.array(z.number().int()) })
-    .nullable()
-    .optional(),
+  answeredThrough: answeredThroughSchema.nullable().optional(),
   /** Every answer considered, with its validation accuracy; absent in older reports. */
   candidates: z
     .array(

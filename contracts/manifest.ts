@@ -22,6 +22,14 @@ export const modelFileSchema = z.object({
 /** The engine's packed weights (contracts/engine-pack.ts), written beside the ONNX graph it was packed from. */
 export const engineFileSchema = modelFileSchema.extend({ formatVersion: z.number().int().positive() });
 
+/** A task answered through a finer task's logits: classMap[finer class] = this task's class. */
+export const answeredThroughSchema = z.object({
+  task: z.string().regex(TASK_NAME),
+  classMap: z.array(z.number().int().nonnegative()),
+});
+
+export type AnsweredThrough = z.infer<typeof answeredThroughSchema>;
+
 export const taskEntrySchema = z.object({
   name: z.string().regex(TASK_NAME),
   classes: z.array(z.string().min(1)).min(2),
@@ -47,9 +55,7 @@ export const taskEntrySchema = z.object({
    * task's logits: its scores are that task's softmax(logits / temperature) summed per group,
    * classMap[finer class] = this task's class (contracts/scores.ts). Absent: its own logits.
    */
-  answeredThrough: z
-    .object({ task: z.string().regex(TASK_NAME), classMap: z.array(z.number().int().nonnegative()) })
-    .optional(),
+  answeredThrough: answeredThroughSchema.optional(),
 });
 
 export const manifestSchema = z.object({
@@ -95,7 +101,7 @@ export interface AnswerSource {
 
 /** What resolving a task's answer reads: a manifest task entry, or an export's choice before the manifest exists. */
 export type AnswerSpec = Pick<TaskEntry, "name" | "classes" | "temperature"> & {
-  answeredThrough?: TaskEntry["answeredThrough"] | null;
+  answeredThrough?: AnsweredThrough | null;
 };
 
 /** Checks every answeredThrough against the task list and resolves it to an output index. */

@@ -9,17 +9,11 @@
  * sees the test set; the export reports the chosen answers' test accuracy afterwards.
  */
 import { calibration, topClass } from "../contracts/calibration.ts";
-import type { AnswerSource } from "../contracts/manifest.ts";
+import type { AnsweredThrough, AnswerSource } from "../contracts/manifest.ts";
 import type { ClassGrouping } from "../contracts/scores.ts";
 import { derivations, type TaskSpec } from "../contracts/tasks.ts";
 import type { TaskLogits } from "./parity.ts";
 import { fitTemperature, type TemperatureFit } from "./score-temperature.ts";
-
-/** A task answered through a finer task's logits, as the manifest states it. */
-export interface AnsweredThrough {
-  task: string;
-  classMap: number[];
-}
 
 export interface AnswerCandidate {
   /** null: the task's own head. */

@@ -15,18 +15,19 @@ export function studyRunDir(root: string, run: StudyRunKey): string {
   return path.join(root, ...studyRunSegments(run));
 }
 
-/** Every run folder under `root` laid out as the study writes them, by size, then folder name. */
+/** Every run folder under `root` laid out as the study writes them, by size, variant and seed. */
 export function listStudyRuns(root: string): (StudyRunKey & { dir: string })[] {
   const found: (StudyRunKey & { dir: string })[] = [];
-  for (const sizeFolder of fs.readdirSync(root).sort()) {
+  for (const sizeFolder of fs.readdirSync(root)) {
     const sizeDir = path.join(root, sizeFolder);
     if (!fs.statSync(sizeDir).isDirectory()) continue;
-    for (const runFolder of fs.readdirSync(sizeDir).sort()) {
+    for (const runFolder of fs.readdirSync(sizeDir)) {
       const key = parseStudyRunSegments(sizeFolder, runFolder);
       if (key !== null) found.push({ ...key, dir: path.join(sizeDir, runFolder) });
     }
   }
-  return found;
+  // Folder names sort n10000 before n3000, and s10 before s2.
+  return found.sort((a, b) => a.size - b.size || a.variant.localeCompare(b.variant) || a.seed - b.seed);
 }
 
 /** The checked reader of each record file: a record is published only if all of them accept it. */

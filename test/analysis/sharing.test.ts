@@ -65,8 +65,23 @@ test("gains per size are paired by seed over finished runs; the fair category ba
   writeRun(path.join(root, "n3000", "baseline-s1"), 8, 8, 0.85, 0.95, 0.95);
   writeRun(path.join(root, "n3000", "cross-stitch-s1"), 8, 8, 0.86, 0.95, 0.95);
   writeRun(path.join(root, "n3000", "baseline-s2"), 6, 8, 0.5, 0.5, 0.5);
+  // Listed after 3,000 although its folder name sorts before it; seed 10 after seed 2.
+  writeRun(path.join(root, "n10000", "baseline-s10"), 2, 8, 0.5, 0.5, 0.5);
+  writeRun(path.join(root, "n10000", "baseline-s2"), 2, 8, 0.5, 0.5, 0.5);
   const runs = readStudy(root);
-  assert.equal(runs.length, 9);
+  assert.deepEqual(
+    runs.map((r) => `${r.size} ${r.variant} ${r.seed}`),
+    [
+      ...["baseline", "cross-stitch"].flatMap((variant) =>
+        [1, 2, 3].map((seed) => `1000 ${variant} ${seed}`),
+      ),
+      "3000 baseline 1",
+      "3000 baseline 2",
+      "3000 cross-stitch 1",
+      "10000 baseline 2",
+      "10000 baseline 10",
+    ],
+  );
   const results = analyseStudy(runs);
   assert.deepEqual(
     results.map((r) => [r.size, r.seeds]),

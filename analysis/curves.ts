@@ -116,6 +116,13 @@ export function curvesMarkdown(run: RunFiles, name: string): string {
   ].join("\n");
 }
 
+/** The line under each chart's title: the run's status and the validation choice, "so far" while it trains. */
+export function chartNote(run: RunFiles): string {
+  if (!run.selection) return status(run);
+  const { weights, epoch } = run.selection;
+  return `${status(run)}; validation choice${run.finished ? "" : " so far"}: ${weights} weights of epoch ${epoch}`;
+}
+
 const command = {
   name: "npm run curves --",
   positionals: "<run folder> [run folder ...]",
@@ -144,7 +151,7 @@ async function main(argv: string[]): Promise<number> {
         path.join(out, `${name}-${task}`),
         lineChartSvg({
           title: `${name}: ${task === "mean" ? "mean of the tasks" : task}, accuracy per epoch`,
-          note: `${status(run)}${run.selection ? `; validation choice so far: ${run.selection.weights} weights of epoch ${run.selection.epoch}` : ""}`,
+          note: chartNote(run),
           x: { title: "epoch", integer: true },
           y: { title: "accuracy", format: "percent" },
           series: curveSeries(run, task),

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { curveSeries, curvesMarkdown } from "../../analysis/curves.ts";
+import { chartNote, curveSeries, curvesMarkdown } from "../../analysis/curves.ts";
 import { readRunFiles } from "../../analysis/runs.ts";
 import { DEFAULT_TASKS } from "../../contracts/tasks.ts";
 import { writeSelection } from "../../stage-files/run-folder.ts";
@@ -67,5 +67,13 @@ test("curves of a run in progress: validation and test, raw and EMA, the choice 
   assert.match(markdown, /IN PROGRESS: epoch 2 of 30/);
   assert.match(markdown, /\| 2 \(chosen: ema\) \| 90\.00 \| 89\.00 \|/);
   assert.match(markdown, /so far; a later epoch may replace it/);
+  assert.equal(
+    chartNote(run),
+    "IN PROGRESS: epoch 2 of 30; validation choice so far: ema weights of epoch 2",
+  );
+  assert.equal(
+    chartNote({ ...run, finished: true }),
+    "finished, 2 epochs; validation choice: ema weights of epoch 2",
+  );
   fs.rmSync(dir, { recursive: true, force: true });
 });
